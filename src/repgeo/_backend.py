@@ -1,0 +1,174 @@
+"""The one place that handles device, dtype and memory budgets.
+
+Numerical cores compute in torch. Public functions accept NumPy arrays or torch tensors and,
+like POT, return results of the *same kind, dtype and device* as their main input::
+
+    Xt, back = to_torch(X)           # NumPy -> tensor (no copy on CPU), tensor stays as is
+    out = core(Xt)                    # torch computation
+    return back(out)                  # -> ndarray of X's dtype, or tensor on X's device
+
+Chunking is driven by a global memory budget (bytes), settable with
+:func:`set_memory_budget` or the ``REPGEO_MEMORY_BUDGET`` environment variable (e.g. ``"2GB"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "chunk_rows",
+    "get_memory_budget",
+    "iter_chunks",
+    "memory_budget",
+    "resolve_device",
+    "set_memory_budget",
+    "to_numpy",
+    "to_torch",
+]
+
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _parse_bytes(value: str | int | float) -> int:
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ValueError(f"memory budget must be positive; got {value}.")
+        return int(value)
+    s = str(value).strip().upper().replace("IB", "B")
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if s.endswith(unit):
+            number = s[: -len(unit)].strip()
+            try:
+                return _parse_bytes(float(number) * _UNITS[unit])
+            except ValueError as exc:
+                raise ValueError(f"could not parse memory budget {value!r}.") from exc
+    try:
+        return _parse_bytes(float(s))
+    except ValueError as exc:
+        raise ValueError(f"could not parse memory budget {value!r} (try '512MB' or '2GB').") from exc
+
+
+_MEMORY_BUDGET = _parse_bytes(os.environ.get("REPGEO_MEMORY_BUDGET", "1GB"))
+
+
+def get_memory_budget() -> int:
+    """Current working-memory budget in bytes used to size chunks."""
+    return _MEMORY_BUDGET
+
+
+def set_memory_budget(budget: str | int) -> int:
+    """Set the working-memory budget (bytes or a string such as ``"512MB"``); return the old one."""
+    global _MEMORY_BUDGET
+    old = _MEMORY_BUDGET
+    _MEMORY_BUDGET = _parse_bytes(budget)
+    return old
+
+
+@contextmanager
+def memory_budget(budget: str | int) -> Iterator[int]:
+    """Context manager that temporarily sets the memory budget."""
+    old = set_memory_budget(budget)
+    try:
+        yield _MEMORY_BUDGET
+    finally:
+        set_memory_budget(old)
+
+
+def chunk_rows(bytes_per_row: float, *, budget: int | None = None, minimum: int = 1, maximum: int | None = None) -> int:
+    """Number of rows whose working memory (``bytes_per_row`` each) fits into the budget."""
+    budget = get_memory_budget() if budget is None else budget
+    rows = int(budget // max(float(bytes_per_row), 1.0))
+    rows = max(rows, minimum)
+    if maximum is not None:
+        rows = min(rows, maximum)
+    return rows
+
+
+def iter_chunks(n: int, size: int) -> Iterator[slice]:
+    """Yield consecutive slices of ``range(n)`` of at most ``size`` elements."""
+    size = max(int(size), 1)
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Resolve ``"auto" | "cpu" | "cuda" | "cuda:N" | torch.device`` to a :class:`torch.device`.
+
+    ``"auto"`` (or ``None``) picks CUDA when available, else CPU. Asking for CUDA where none
+    is available raises a :class:`ValueError` that says so.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        name = "auto" if device is None else str(device).lower()
+        if name == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            dev = torch.device(name)
+        except RuntimeError as exc:
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}.") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA device is available; use 'cpu' or 'auto'.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}.")
+    return dev
+
+
+_NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def to_torch(
+    X: Any,
+    *,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[torch.Tensor, Callable[[Any], Any]]:
+    """Convert ``X`` to a tensor and return it with a function that converts results back.
+
+    The returned ``back(result)`` maps a tensor (or a tuple/dict of tensors) to the kind of
+    ``X``: a NumPy array of ``X``'s dtype when ``X`` was NumPy, otherwise a tensor on ``X``'s
+    device with ``X``'s dtype. Integer results (indices) keep their integer dtype.
+    """
+    if isinstance(X, torch.Tensor):
+        orig_dtype, orig_device, is_numpy = X.dtype, X.device, False
+        t = X.detach()
+    else:
+        arr = np.asarray(X)
+        orig_dtype, orig_device, is_numpy = arr.dtype, torch.device("cpu"), True
+        if arr.dtype not in _NP_TO_TORCH and arr.dtype.kind == "f":
+            arr = arr.astype(np.float64)
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if dtype is not None or device is not None:
+        t = t.to(device=resolve_device(device) if device is not None else t.device, dtype=dtype or t.dtype)
+
+    def back(result: Any) -> Any:
+        if isinstance(result, tuple):
+            return tuple(back(r) for r in result)
+        if isinstance(result, dict):
+            return {k: back(v) for k, v in result.items()}
+        if not isinstance(result, torch.Tensor):
+            return result
+        result = result.detach()
+        if is_numpy:
+            out = result.cpu().numpy()
+            if out.dtype.kind == "f" and np.dtype(orig_dtype).kind == "f":
+                out = out.astype(orig_dtype, copy=False)
+            return out
+        if result.is_floating_point() and orig_dtype.is_floating_point:
+            result = result.to(dtype=orig_dtype)
+        return result.to(orig_device)
+
+    return t, back
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Any tensor / array-like to a NumPy array (detached, on CPU)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
