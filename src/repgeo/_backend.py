@@ -51,7 +51,9 @@ def _parse_bytes(value: str | int | float) -> int:
     try:
         return _parse_bytes(float(s))
     except ValueError as exc:
-        raise ValueError(f"could not parse memory budget {value!r} (try '512MB' or '2GB').") from exc
+        raise ValueError(
+            f"could not parse memory budget {value!r} (try '512MB' or '2GB')."
+        ) from exc
 
 
 _MEMORY_BUDGET = _parse_bytes(os.environ.get("REPGEO_MEMORY_BUDGET", "1GB"))
@@ -80,7 +82,9 @@ def memory_budget(budget: str | int) -> Iterator[int]:
         set_memory_budget(old)
 
 
-def chunk_rows(bytes_per_row: float, *, budget: int | None = None, minimum: int = 1, maximum: int | None = None) -> int:
+def chunk_rows(
+    bytes_per_row: float, *, budget: int | None = None, minimum: int = 1, maximum: int | None = None
+) -> int:
     """Number of rows whose working memory (``bytes_per_row`` each) fits into the budget."""
     budget = get_memory_budget() if budget is None else budget
     rows = int(budget // max(float(bytes_per_row), 1.0))
@@ -112,9 +116,13 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         try:
             dev = torch.device(name)
         except RuntimeError as exc:
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}.") from exc
+            raise ValueError(
+                f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}."
+            ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA device is available; use 'cpu' or 'auto'.")
+        raise ValueError(
+            "device 'cuda' was requested but no CUDA device is available; use 'cpu' or 'auto'."
+        )
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}.")
     return dev
@@ -145,7 +153,10 @@ def to_torch(
             arr = arr.astype(np.float64)
         t = torch.from_numpy(np.ascontiguousarray(arr))
     if dtype is not None or device is not None:
-        t = t.to(device=resolve_device(device) if device is not None else t.device, dtype=dtype or t.dtype)
+        t = t.to(
+            device=resolve_device(device) if device is not None else t.device,
+            dtype=dtype or t.dtype,
+        )
 
     def back(result: Any) -> Any:
         if isinstance(result, tuple):

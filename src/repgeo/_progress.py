@@ -23,11 +23,14 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def progress(iterable: Iterable[T], description: str = "working", *, total: int | None = None) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], description: str = "working", *, total: int | None = None
+) -> Iterator[T]:
     """Iterate with a rich progress bar on stderr when enabled."""
     if not progress_enabled():
         yield from iterable
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -36,7 +39,6 @@ def progress(iterable: Iterable[T], description: str = "working", *, total: int 
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    from rich.console import Console
 
     if total is None:
         try:

@@ -80,7 +80,9 @@ def check_array(
     if isinstance(X, torch.Tensor):
         arr = X
         if arr.is_complex():
-            raise TypeError(f"{name} must be real-valued; got a complex tensor of dtype {arr.dtype}.")
+            raise TypeError(
+                f"{name} must be real-valued; got a complex tensor of dtype {arr.dtype}."
+            )
         if dtype == "float" and not arr.is_floating_point():
             arr = arr.to(torch.get_default_dtype())
         if dtype == "int" and (arr.is_floating_point() or arr.dtype == torch.bool):
@@ -96,7 +98,9 @@ def check_array(
         except Exception as exc:  # ragged lists etc.
             raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
         if arr.dtype == object:
-            raise TypeError(f"{name} must be numeric; got an array of dtype object (ragged or mixed input?).")
+            raise TypeError(
+                f"{name} must be numeric; got an array of dtype object (ragged or mixed input?)."
+            )
         if np.iscomplexobj(arr):
             raise TypeError(f"{name} must be real-valued; got dtype {arr.dtype}.")
         if dtype == "float":
@@ -108,7 +112,12 @@ def check_array(
                 arr = arr.astype(np.float64)
         elif dtype == "int":
             if arr.dtype.kind not in "iu":
-                if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                if (
+                    arr.dtype.kind == "f"
+                    and arr.size
+                    and np.all(np.isfinite(arr))
+                    and np.all(arr == np.round(arr))
+                ):
                     arr = arr.astype(np.int64)
                 else:
                     raise TypeError(f"{name} must hold integers; got dtype {arr.dtype}.")
@@ -131,7 +140,11 @@ def check_array(
             f"{name} must have at least {min_features} feature(s) along axis 1; got shape {shape}."
         )
     if not allow_nan and dtype != "int":
-        finite = bool(torch.isfinite(arr).all()) if isinstance(arr, torch.Tensor) else bool(np.isfinite(arr).all())
+        finite = (
+            bool(torch.isfinite(arr).all())
+            if isinstance(arr, torch.Tensor)
+            else bool(np.isfinite(arr).all())
+        )
         if not finite:
             raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
     return arr
@@ -164,7 +177,9 @@ def check_labels(y: Any, *, n_samples: int | None = None, name: str = "y") -> np
         raise TypeError(f"{name} must hold integer class labels; got dtype {arr.dtype}.")
     arr = arr.astype(np.int64)
     if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(f"{name} must have {n_samples} entries (one per sample); got {arr.shape[0]}.")
+        raise ValueError(
+            f"{name} must have {n_samples} entries (one per sample); got {arr.shape[0]}."
+        )
     return arr
 
 

@@ -151,7 +151,10 @@ class FeatureMap:
             if node.op == "call_module" and node.target == layer:
                 target = node
         if target is None:
-            target = next((n for n in nodes if n.name == layer and n.op not in ("placeholder", "output")), None)
+            target = next(
+                (n for n in nodes if n.name == layer and n.op not in ("placeholder", "output")),
+                None,
+            )
         if target is None:
             raise ValueError(f"unknown layer {layer!r}; valid layer names are: {layer_names(gm)}.")
         graph = torch.fx.Graph()
@@ -221,7 +224,9 @@ class FeatureMap:
             return int(self(x).shape[1])
 
     def __repr__(self) -> str:
-        return f"FeatureMap({type(self.model).__name__}, layer={self.layer!r}, method={self.method!r})"
+        return (
+            f"FeatureMap({type(self.model).__name__}, layer={self.layer!r}, method={self.method!r})"
+        )
 
 
 def extract(
@@ -258,7 +263,11 @@ def extract(
     if isinstance(X, Dataset):
         X = X.X
     X = check_array(X, name="X")
-    fm = model if isinstance(model, FeatureMap) else FeatureMap(model, layer, input_shape=input_shape)
+    fm = (
+        model
+        if isinstance(model, FeatureMap)
+        else FeatureMap(model, layer, input_shape=input_shape)
+    )
     dev = resolve_device(device)
     fm.model.to(device=dev, dtype=dtype)
     Xt = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))

@@ -134,7 +134,9 @@ def knn(
             nn = np.maximum(np.linalg.norm(nb, axis=-1), 1e-300)
             values[sl] = (nb * q).sum(-1) / (nq * nn)
     # faiss' float32 ordering can differ from the exact one on near-ties: re-sort.
-    order = np.argsort(values if metric in ("euclidean", "sqeuclidean") else -values, axis=1, kind="stable")
+    order = np.argsort(
+        values if metric in ("euclidean", "sqeuclidean") else -values, axis=1, kind="stable"
+    )
     values = np.take_along_axis(values, order, 1)
     indices = np.take_along_axis(indices, order, 1)
     return values, indices

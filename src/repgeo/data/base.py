@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_consistent_length, check_labels
+from .._validation import check_array, check_consistent_length, check_labels, check_random_state
 
 __all__ = ["Dataset", "make_ids"]
 
@@ -59,7 +59,9 @@ class Dataset:
         for k, v in self.extra.items():
             v = np.asarray(v)
             if v.shape[0] != n:
-                raise ValueError(f"{self.name}: extra array {k!r} has {v.shape[0]} rows; expected {n}.")
+                raise ValueError(
+                    f"{self.name}: extra array {k!r} has {v.shape[0]} rows; expected {n}."
+                )
             self.extra[k] = v
 
     def __len__(self) -> int:
@@ -104,7 +106,7 @@ class Dataset:
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}.")
         idx = np.arange(len(self))
-        seed = random_state if isinstance(random_state, int) else int(np.random.default_rng(random_state).integers(2**31))
+        seed = int(check_random_state(random_state).integers(2**31))
         tr, te = train_test_split(
             idx,
             test_size=test_fraction,

@@ -35,7 +35,9 @@ from .base import Dataset
 __all__ = ["ClassManifolds", "LinearSubspaces", "RandomNetworkManifolds", "split_classes"]
 
 
-def split_classes(n_classes: int, n_seen: int, *, random_state: Any = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_classes(
+    n_classes: int, n_seen: int, *, random_state: Any = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of ``range(n_classes)`` into sorted seen and unseen class indices."""
     n_classes = check_positive_int(n_classes, "n_classes", min_val=2)
     n_seen = check_positive_int(n_seen, "n_seen", max_val=n_classes - 1)
@@ -83,9 +85,13 @@ class ClassManifolds(abc.ABC):
         gamma = torch.as_tensor(check_array(gamma, name="gamma", shape_hint="(n, k_gamma)"))
         theta = torch.as_tensor(check_array(theta, name="theta", shape_hint="(n, k_theta)"))
         if gamma.shape[1] != self.k_gamma:
-            raise ValueError(f"gamma must have shape (n, {self.k_gamma}); got {tuple(gamma.shape)}.")
+            raise ValueError(
+                f"gamma must have shape (n, {self.k_gamma}); got {tuple(gamma.shape)}."
+            )
         if theta.shape[1] != self.k_theta:
-            raise ValueError(f"theta must have shape (n, {self.k_theta}); got {tuple(theta.shape)}.")
+            raise ValueError(
+                f"theta must have shape (n, {self.k_theta}); got {tuple(theta.shape)}."
+            )
         if gamma.shape[0] != theta.shape[0]:
             raise ValueError(
                 f"gamma and theta must have the same number of rows; got {gamma.shape[0]} and {theta.shape[0]}."
@@ -135,11 +141,17 @@ class ClassManifolds(abc.ABC):
         and draw. ``extra`` holds ``gamma`` and ``theta`` per sample.
         """
         n_per_class = check_positive_int(n_per_class, "n_per_class")
-        classes = np.arange(self.n_classes) if classes is None else np.asarray(classes, dtype=np.int64)
+        classes = (
+            np.arange(self.n_classes) if classes is None else np.asarray(classes, dtype=np.int64)
+        )
         if classes.ndim != 1 or classes.size == 0:
-            raise ValueError(f"classes must be a non-empty 1-D list of class indices; got shape {classes.shape}.")
+            raise ValueError(
+                f"classes must be a non-empty 1-D list of class indices; got shape {classes.shape}."
+            )
         if classes.min() < 0 or classes.max() >= self.n_classes:
-            raise ValueError(f"classes must lie in [0, {self.n_classes - 1}]; got {classes.tolist()}.")
+            raise ValueError(
+                f"classes must lie in [0, {self.n_classes - 1}]; got {classes.tolist()}."
+            )
         rng = check_random_state(random_state)
         y = np.repeat(classes, n_per_class)
         theta = self.sample_theta(len(y), random_state=rng)
@@ -149,7 +161,13 @@ class ClassManifolds(abc.ABC):
             if self.noise > 0:
                 X = X + self.noise * torch.randn(X.shape, generator=torch_generator(rng))
         seed_tag = random_state if isinstance(random_state, (int, np.integer)) else "r"
-        ids = np.array([f"{self.name}-{seed_tag}/c{c:04d}/{j:05d}" for c in classes for j in range(n_per_class)])
+        ids = np.array(
+            [
+                f"{self.name}-{seed_tag}/c{c:04d}/{j:05d}"
+                for c in classes
+                for j in range(n_per_class)
+            ]
+        )
         return Dataset(
             X=X.numpy(),
             y=y,
@@ -229,7 +247,9 @@ class RandomNetworkManifolds(ClassManifolds):
         self.activation = check_choice(activation, "activation", ("tanh", "relu"))
         g = torch_generator(self._rng)
         dims = [self.k_gamma + self.k_theta] + [self.hidden] * (self.depth - 1) + [self.ambient_dim]
-        self.weights = [torch.randn(o, i, generator=g) / np.sqrt(i) for i, o in zip(dims[:-1], dims[1:])]
+        self.weights = [
+            torch.randn(o, i, generator=g) / np.sqrt(i) for i, o in zip(dims[:-1], dims[1:])
+        ]
         self.biases = [0.1 * torch.randn(o, generator=g) for o in dims[1:]]
         self._act = torch.tanh if self.activation == "tanh" else torch.relu
         # normalise the output scale so that x has unit variance per coordinate on average
@@ -253,7 +273,12 @@ class RandomNetworkManifolds(ClassManifolds):
         return self.out_scale * self._raw(gamma, theta)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "depth": self.depth, "hidden": self.hidden, "activation": self.activation}
+        return {
+            **super().describe(),
+            "depth": self.depth,
+            "hidden": self.hidden,
+            "activation": self.activation,
+        }
 
 
 class LinearSubspaces(ClassManifolds):
@@ -313,4 +338,3 @@ class LinearSubspaces(ClassManifolds):
         Q, _ = torch.linalg.qr(self.B.double())
         P = torch.eye(self.ambient_dim, dtype=torch.float64) - Q @ Q.T
         return P.to(self.A.dtype)
-

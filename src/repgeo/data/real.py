@@ -33,7 +33,7 @@ def load_digits(*, scale: bool = True) -> Dataset:
     --------
     >>> from repgeo.data import load_digits
     >>> ds = load_digits()
-    >>> ds.X.shape, ds.ids[0]
+    >>> ds.X.shape, str(ds.ids[0])
     ((1797, 64), 'digits/00000')
     """
     from sklearn.datasets import load_digits as _load
@@ -45,11 +45,17 @@ def load_digits(*, scale: bool = True) -> Dataset:
         y=d.target,
         ids=make_ids("digits", len(X)),
         name="digits",
-        meta={"input_shape": [1, 8, 8], "class_names": [str(c) for c in d.target_names], "scaled": scale},
+        meta={
+            "input_shape": [1, 8, 8],
+            "class_names": [str(c) for c in d.target_names],
+            "scaled": scale,
+        },
     )
 
 
-def from_arrays(X: Any, y: Any = None, *, ids: Any = None, name: str = "user", input_shape: Any = None) -> Dataset:
+def from_arrays(
+    X: Any, y: Any = None, *, ids: Any = None, name: str = "user", input_shape: Any = None
+) -> Dataset:
     """Wrap in-memory NumPy arrays or torch tensors as a validated :class:`Dataset`.
 
     ``X`` of shape (n_samples, ...) is flattened to (n_samples, n_features); its original
@@ -57,7 +63,9 @@ def from_arrays(X: Any, y: Any = None, *, ids: Any = None, name: str = "user", i
     """
     X = to_numpy(check_array(X, name="X", ndim=None, shape_hint="(n_samples, ...)"))
     if X.ndim < 2:
-        raise ValueError(f"X must have shape (n_samples, n_features) or (n_samples, ...); got {X.shape}.")
+        raise ValueError(
+            f"X must have shape (n_samples, n_features) or (n_samples, ...); got {X.shape}."
+        )
     shape = list(input_shape) if input_shape is not None else list(X.shape[1:])
     X = X.reshape(X.shape[0], -1)
     if y is not None:
@@ -71,7 +79,9 @@ def from_arrays(X: Any, y: Any = None, *, ids: Any = None, name: str = "user", i
     return Dataset(X=X, y=y, ids=ids, name=name, meta={"input_shape": shape})
 
 
-def load_arrays(path: str | os.PathLike, *, x_key: str = "X", y_key: str | None = "y", ids_key: str = "ids") -> Dataset:
+def load_arrays(
+    path: str | os.PathLike, *, x_key: str = "X", y_key: str | None = "y", ids_key: str = "ids"
+) -> Dataset:
     """Load a user's ``.npy`` (inputs only) or ``.npz`` (``X``, optional ``y`` and ``ids``) file."""
     path = Path(path)
     if not path.is_file():
@@ -90,7 +100,9 @@ def load_arrays(path: str | os.PathLike, *, x_key: str = "X", y_key: str | None 
             ids = data[ids_key] if ids_key in data.files else None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise ValueError(f"{path.name} holds object arrays; repgeo never unpickles files.") from exc
+            raise ValueError(
+                f"{path.name} holds object arrays; repgeo never unpickles files."
+            ) from exc
         raise
     return from_arrays(X, y, ids=ids, name=path.stem)
 
@@ -113,19 +125,28 @@ def _read_idx(path: Path) -> np.ndarray:
         data = np.frombuffer(fh.read(), dtype=dtypes[dtype_code])
     expected = int(np.prod(dims))
     if data.size != expected:
-        raise ValueError(f"{path.name} is truncated: expected {expected} values for shape {dims}, got {data.size}.")
+        raise ValueError(
+            f"{path.name} is truncated: expected {expected} values for shape {dims}, got {data.size}."
+        )
     return data.reshape(dims)
 
 
 def _find(directory: Path, stem: str) -> Path:
-    for cand in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for cand in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         p = directory / cand
         if p.exists():
             return p
     raise FileNotFoundError(f"{stem}[.gz] not found in {directory}.")
 
 
-def load_mnist(directory: str | os.PathLike, *, split: str = "train", scale: bool = True) -> Dataset:
+def load_mnist(
+    directory: str | os.PathLike, *, split: str = "train", scale: bool = True
+) -> Dataset:
     """MNIST (or Fashion-MNIST) from the standard IDX files in ``directory``.
 
     Expects ``{train,t10k}-images-idx3-ubyte[.gz]`` and ``{train,t10k}-labels-idx1-ubyte[.gz]``.
@@ -153,7 +174,9 @@ def load_mnist(directory: str | os.PathLike, *, split: str = "train", scale: boo
 
 
 # ---------------------------------------------------------------------------- CIFAR-10 (binary)
-def load_cifar10(directory: str | os.PathLike, *, split: str = "train", scale: bool = True) -> Dataset:
+def load_cifar10(
+    directory: str | os.PathLike, *, split: str = "train", scale: bool = True
+) -> Dataset:
     """CIFAR-10 from the binary version (``data_batch_{1..5}.bin``, ``test_batch.bin``).
 
     Each record is 1 label byte followed by 3,072 pixel bytes (channel-major 3×32×32).
@@ -171,7 +194,9 @@ def load_cifar10(directory: str | os.PathLike, *, split: str = "train", scale: b
     for f in files:
         raw = np.fromfile(f, dtype=np.uint8)
         if raw.size % 3073:
-            raise ValueError(f"{f.name} is not a CIFAR-10 binary batch (size {raw.size} not a multiple of 3073).")
+            raise ValueError(
+                f"{f.name} is not a CIFAR-10 binary batch (size {raw.size} not a multiple of 3073)."
+            )
         records.append(raw.reshape(-1, 3073))
     data = np.concatenate(records)
     X = data[:, 1:].astype(np.float32)
@@ -180,4 +205,10 @@ def load_cifar10(directory: str | os.PathLike, *, split: str = "train", scale: b
     y = data[:, 0].astype(np.int64)
     if y.max() > 9:
         raise ValueError("CIFAR-10 labels must be in 0..9; the files look corrupt.")
-    return Dataset(X=X, y=y, ids=make_ids(f"cifar10-{split}", len(X)), name=f"cifar10-{split}", meta={"input_shape": [3, 32, 32]})
+    return Dataset(
+        X=X,
+        y=y,
+        ids=make_ids(f"cifar10-{split}", len(X)),
+        name=f"cifar10-{split}",
+        meta={"input_shape": [3, 32, 32]},
+    )

@@ -12,7 +12,14 @@ from .base import Dataset, make_ids
 __all__ = ["sinusoid", "xor"]
 
 
-def sinusoid(n: int = 400, *, amplitude: float = 0.6, frequency: float = 7.0, phase: float = -1.0, random_state: Any = 0) -> Dataset:
+def sinusoid(
+    n: int = 400,
+    *,
+    amplitude: float = 0.6,
+    frequency: float = 7.0,
+    phase: float = -1.0,
+    random_state: Any = 0,
+) -> Dataset:
     """Points uniform on [-1, 1]², label ``1[y > amplitude·sin(frequency·x + phase)]``.
 
     The default boundary is the paper's ``y = 0.6 sin(7x - 1)``.
@@ -53,4 +60,6 @@ def xor(n: int | None = None, *, noise: float = 0.15, random_state: Any = 0) -> 
     rng = check_random_state(random_state)
     which = rng.integers(0, 4, size=n)
     X = corners[which] + noise * rng.standard_normal((n, 2))
-    return Dataset(X=X, y=labels[which], ids=make_ids("noisy-xor", n), name="noisy-xor", meta={"noise": noise})
+    return Dataset(
+        X=X, y=labels[which], ids=make_ids("noisy-xor", n), name="noisy-xor", meta={"noise": noise}
+    )

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_positive_int
-from .layers import ACTIVATIONS, make_activation
+from .layers import ACTIVATIONS, NamedSequential, make_activation
 
 __all__ = ["SmallCNN"]
 
 
-class SmallCNN(nn.Sequential):
+class SmallCNN(NamedSequential):
     """conv(3×3) → act → conv(3×3) → act → maxpool(2) → flatten → fc → act → out.
 
     Inputs are flat vectors of length ``side²·in_channels`` (so every analysis treats the model

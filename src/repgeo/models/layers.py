@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "Erf", "ScaledLinear", "make_activation"]
+__all__ = ["ACTIVATIONS", "Erf", "NamedSequential", "ScaledLinear", "make_activation"]
 
 
 class Erf(nn.Module):
@@ -40,7 +41,9 @@ class ScaledLinear(nn.Linear):
     """``y = scale · (W x) + b`` — with N(0, 1) weights and ``scale = 1/√fan_in`` this is the
     'standard/NTK' parametrisation used by Zavatone-Veth et al. for the readout."""
 
-    def __init__(self, in_features: int, out_features: int, *, scale: float = 1.0, bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, *, scale: float = 1.0, bias: bool = True
+    ) -> None:
         super().__init__(in_features, out_features, bias=bias)
         self.scale = float(scale)
 
@@ -50,3 +53,13 @@ class ScaledLinear(nn.Linear):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", scale={self.scale:.4g}"
+
+
+class NamedSequential(nn.Sequential):
+    """``nn.Sequential`` whose slices are plain ``nn.Sequential`` (subclasses with their own
+    constructor arguments cannot be rebuilt from a slice of children)."""
+
+    def __getitem__(self, idx):  # type: ignore[override]
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_positive_int
-from .layers import ACTIVATIONS, ScaledLinear, make_activation
+from .layers import ACTIVATIONS, NamedSequential, ScaledLinear, make_activation
 
 __all__ = ["MLP"]
 
 INITS = ("default", "paper", "kaiming", "xavier")
 
 
-class MLP(nn.Sequential):
+class MLP(NamedSequential):
     """Fully connected network ``widths[0] -> ... -> widths[-1]`` as a named ``nn.Sequential``.
 
     Layers are named ``fc1, act1, fc2, act2, ..., out``, so ``"act2"`` is the second hidden
@@ -64,7 +64,11 @@ class MLP(nn.Sequential):
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]), start=1):
             name = "out" if i == n_layers else f"fc{i}"
             scale = 1.0 / math.sqrt(a) if (init == "paper" and i > 1) else 1.0
-            layers[name] = ScaledLinear(a, b, scale=scale, bias=bias) if init == "paper" else nn.Linear(a, b, bias=bias)
+            layers[name] = (
+                ScaledLinear(a, b, scale=scale, bias=bias)
+                if init == "paper"
+                else nn.Linear(a, b, bias=bias)
+            )
             if i < n_layers:
                 layers[f"act{i}"] = make_activation(activation)
         super().__init__(layers)
@@ -104,7 +108,9 @@ class MLP(nn.Sequential):
                     m.weight.uniform_(-bound, bound, generator=g)
                 if m.bias is not None:
                     bound = 1.0 / math.sqrt(fan_in)
-                    m.bias.uniform_(-bound, bound, generator=g) if init == "default" else m.bias.zero_()
+                    m.bias.uniform_(
+                        -bound, bound, generator=g
+                    ) if init == "default" else m.bias.zero_()
 
     @property
     def hidden_layers(self) -> list[str]:

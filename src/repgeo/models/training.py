@@ -81,7 +81,9 @@ class TrainConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; expected some of {sorted(known)}.")
+            raise ValueError(
+                f"unknown training option(s) {sorted(unknown)}; expected some of {sorted(known)}."
+            )
         return cls(**d)
 
 
@@ -113,7 +115,9 @@ def build_model(config: dict[str, Any], *, seed: int | None = None) -> nn.Module
     raise ValueError(f"model config kind must be 'mlp' or 'cnn'; got {kind!r}.")
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:
+def save_model(
+    model: nn.Module, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None
+) -> Path:
     """Save weights as safetensors (atomically); the model config goes into the metadata."""
     meta = {"config": json.dumps(getattr(model, "config", {}))}
     meta.update({k: json.dumps(v) for k, v in (metadata or {}).items()})
@@ -121,7 +125,9 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, metadata: dict[str,
     return atomic_write_bytes(path, st_save(state, metadata=meta))
 
 
-def load_model(path: str | os.PathLike, model: nn.Module | None = None, *, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(
+    path: str | os.PathLike, model: nn.Module | None = None, *, device: str | torch.device = "cpu"
+) -> nn.Module:
     """Load safetensors weights into ``model`` or into a model rebuilt from the file's config."""
     path = Path(path)
     if not path.is_file():
@@ -154,14 +160,18 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
 # ----------------------------------------------------------------------------- training
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 @torch.no_grad()
-def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> tuple[float, float]:
+def _accuracy(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 4096
+) -> tuple[float, float]:
     was = model.training
     model.eval()
     correct, loss = 0, 0.0
@@ -173,9 +183,13 @@ def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 4
     return correct / len(X), loss / len(X)
 
 
-def _save_state(path: Path, optimizer: torch.optim.Optimizer, gen: torch.Generator, epoch: int) -> None:
+def _save_state(
+    path: Path, optimizer: torch.optim.Optimizer, gen: torch.Generator, epoch: int
+) -> None:
     buf = _io.BytesIO()
-    torch.save({"optimizer": optimizer.state_dict(), "generator": gen.get_state(), "epoch": epoch}, buf)
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "generator": gen.get_state(), "epoch": epoch}, buf
+    )
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -244,13 +258,21 @@ def train(
     with torch.no_grad():
         n_out = model(Xt[:1]).shape[-1]
     if y.max() >= n_out or y.min() < 0:
-        raise ValueError(f"labels must lie in [0, {n_out - 1}] for a model with {n_out} outputs; got [{y.min()}, {y.max()}].")
+        raise ValueError(
+            f"labels must lie in [0, {n_out - 1}] for a model with {n_out} outputs; got [{y.min()}, {y.max()}]."
+        )
 
     save_at = checkpoint_epochs(cfg.epochs, cfg.checkpoints)
     optimizer = _make_optimizer(model, cfg)
     gen = torch.Generator()
     gen.manual_seed(int(random_state))
-    hist: dict[str, Any] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": [], "checkpoints": []}
+    hist: dict[str, Any] = {
+        "epoch": [],
+        "train_loss": [],
+        "train_acc": [],
+        "val_acc": [],
+        "checkpoints": [],
+    }
     start = 0
     ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
@@ -261,13 +283,18 @@ def train(
             state = torch.load(state_path, weights_only=True, map_location="cpu")
             start = int(state["epoch"])
             if start > cfg.epochs:
-                raise ValueError(f"{ckdir} holds a run trained to epoch {start} > epochs={cfg.epochs}; use another folder.")
+                raise ValueError(
+                    f"{ckdir} holds a run trained to epoch {start} > epochs={cfg.epochs}; use another folder."
+                )
             load_model(ckdir / f"epoch_{start:05d}.safetensors", model, device=dev)
             optimizer.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             saved = read_json(hist_path)
             keep = [i for i, e in enumerate(saved["epoch"]) if e <= start]
-            hist = {k: [saved[k][i] for i in keep] for k in ("epoch", "train_loss", "train_acc", "val_acc")}
+            hist = {
+                k: [saved[k][i] for i in keep]
+                for k in ("epoch", "train_loss", "train_acc", "val_acc")
+            }
             hist["checkpoints"] = [e for e in saved["checkpoints"] if e <= start]
 
     def record(epoch: int) -> None:
@@ -279,7 +306,10 @@ def train(
         if ckdir is not None and epoch in save_at:
             save_model(model, ckdir / f"epoch_{epoch:05d}.safetensors", metadata={"epoch": epoch})
             hist["checkpoints"].append(epoch)
-            atomic_write_json(ckdir / "history.json", {**hist, "config": asdict(cfg), "random_state": random_state})
+            atomic_write_json(
+                ckdir / "history.json",
+                {**hist, "config": asdict(cfg), "random_state": random_state},
+            )
             _save_state(ckdir / "state.pt", optimizer, gen, epoch)
 
     if start == 0 and not hist["epoch"]:

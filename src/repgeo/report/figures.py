@@ -9,9 +9,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..runs.io import atomic_write_bytes  # noqa: E402
+from ..runs.io import atomic_write_bytes
 
 __all__ = ["new_figure", "save_figure"]
 
@@ -28,7 +28,9 @@ _STYLE = {
 }
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] | None = None, **kw: Any):
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] | None = None, **kw: Any
+):
     """``plt.subplots`` with repgeo's style; returns ``(fig, axes)``."""
     size = size or (3.6 * ncols, 3.0 * nrows)
     with plt.rc_context(_STYLE):

@@ -54,7 +54,14 @@ def render_report(run_dir: str | Path) -> Path:
     for name, rec in manifest.get("stages", {}).items():
         path = run_dir / "stages" / f"{name}.json"
         if not path.exists():
-            sections.append({"name": name, "title": rec.get("title") or name, "status": rec.get("status"), "items": []})
+            sections.append(
+                {
+                    "name": name,
+                    "title": rec.get("title") or name,
+                    "status": rec.get("status"),
+                    "items": [],
+                }
+            )
             continue
         stage = io.read_json(path)
         items = []

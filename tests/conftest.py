@@ -1,0 +1,40 @@
+"""Shared fixtures: quiet progress bars, a fixed torch thread count, small run configs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("REPGEO_PROGRESS", "0")
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+# A tiny default-study configuration for tests (seconds, not minutes).
+TINY_DEFAULT = {
+    "manifold": {
+        "n_classes": 8,
+        "n_seen": 4,
+        "n_per_class": 30,
+        "n_per_class_unseen": 10,
+        "ambient_dim": 30,
+        "hidden": 32,
+    },
+    "manifold_model": {"hidden": [32, 16]},
+    "manifold_train": {"epochs": 3, "checkpoints": 2},
+    "digits_model": {"hidden": [32]},
+    "digits_train": {"epochs": 3, "checkpoints": 2},
+}
+
+
+@pytest.fixture
+def tiny_default():
+    return TINY_DEFAULT

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+from repgeo._backend import chunk_rows, memory_budget, resolve_device, set_memory_budget, to_torch
+from repgeo._validation import (
+    check_array,
+    check_choice,
+    check_consistent_length,
+    check_labels,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
+
+
+def test_check_array_keeps_kind_and_converts_ints():
+    a = check_array(np.arange(6).reshape(3, 2))
+    assert isinstance(a, np.ndarray) and a.dtype == np.float64
+    t = check_array(torch.ones(3, 2, dtype=torch.float64))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.float64
+    assert check_array([[1, 2]]).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("bad", "exc", "msg"),
+    [
+        (
+            np.zeros(3),
+            ValueError,
+            r"2-D array of shape \(n_samples, n_features\); got shape \(3,\)",
+        ),
+        (np.zeros((0, 3)), ValueError, "at least 1 sample"),
+        (np.zeros((3, 0)), ValueError, "at least 1 feature"),
+        (np.array([[np.nan, 1.0]]), ValueError, "NaN or infinity"),
+        (torch.tensor([[float("inf")]]), ValueError, "NaN or infinity"),
+        (np.array([["a", "b"]]), TypeError, "numeric"),
+        (np.zeros((2, 2), dtype=complex), TypeError, "real-valued"),
+        (None, TypeError, "got None"),
+        ("abc", TypeError, "got str"),
+    ],
+)
+def test_check_array_bad_input(bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        check_array(bad)
+
+
+def test_check_labels_and_lengths():
+    assert check_labels([0, 1, 2.0]).dtype == np.int64
+    with pytest.raises(TypeError, match="integer class labels"):
+        check_labels([0.5, 1.0])
+    with pytest.raises(ValueError, match="must have 3 entries"):
+        check_labels([0, 1], n_samples=3)
+    with pytest.raises(ValueError, match="same number of samples; got X: 3, y: 2"):
+        check_consistent_length(np.zeros((3, 1)), np.zeros(2), names=["X", "y"])
+
+
+def test_scalars_and_choices():
+    assert check_positive_int(np.int64(3), "k") == 3
+    with pytest.raises(TypeError, match="k must be Integral"):
+        check_positive_int(2.5, "k")
+    with pytest.raises(ValueError, match="k must be >= 1; got 0"):
+        check_positive_int(0, "k")
+    with pytest.raises(TypeError):
+        check_scalar(True, "x")
+    with pytest.raises(ValueError, match="must be finite"):
+        check_scalar(float("nan"), "x")
+    with pytest.raises(ValueError, match=r"metric must be one of \['a', 'b'\]; got 'c'"):
+        check_choice("c", "metric", ["a", "b"])
+    assert check_random_state(3).integers(100) == np.random.default_rng(3).integers(100)
+    with pytest.raises(TypeError):
+        check_random_state("seed")
+
+
+def test_backend_round_trip_keeps_kind_dtype():
+    x32 = np.ones((2, 2), dtype=np.float32)
+    t, back = to_torch(x32)
+    out = back(t * 2)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out[0, 0] == 2
+    t64 = torch.ones(2, dtype=torch.float64)
+    t, back = to_torch(t64, dtype=torch.float32)
+    assert back(t).dtype == torch.float64
+    idx = back(torch.tensor([1, 2]))
+    assert idx.dtype == torch.int64
+
+
+def test_memory_budget_and_devices():
+    with memory_budget("1MB"):
+        assert chunk_rows(1024) == 1024
+    with pytest.raises(ValueError, match="parse"):
+        set_memory_budget("lots")
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("tpu")
