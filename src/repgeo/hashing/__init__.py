@@ -1,0 +1,67 @@
+"""Manifold hashing: do trained networks hash class manifolds, and does that give one-shot learning?
+
+Following Dikkala, Kaplun & Panigrahy (2021), inputs are x = G(γ, θ): γ identifies a class
+manifold and θ moves along it. This package measures whether an embedding h(x) is a
+locality-sensitive hash of γ — a function of γ alone, invariant to θ — and whether that gives
+one-shot recognition of classes the network never saw:
+
+* :class:`DigitTransformManifolds` — generator family 3, warped canonical sklearn digits
+  (families 1–2 are in :mod:`repgeo.data`);
+* :func:`separation` / :class:`Separation` — same- vs different-manifold pairs: cosine
+  distributions, AUROC, within/between distance ratio;
+* :func:`invariance` / :class:`InvarianceRatio` — ‖∂h/∂θ‖ vs ‖∂h/∂γ‖ through the composed map,
+  each normalised by the generator's, by JVPs;
+* :func:`ridge_r2` / :class:`RidgeProbe` — held-out linear recoverability of γ and θ;
+* :class:`SimHash`, :func:`collision_curve` — random-hyperplane hashing of embeddings vs the
+  SimHash law (1 − angle/π)^m;
+* :func:`one_shot_accuracy`, :func:`k_shot_curve`, :class:`FewShotEvaluator` — N-way k-shot
+  episodes on unseen classes, vectorised;
+* :func:`effective_rank`.
+
+See ``docs/hashing.md``.
+"""
+
+from .generators import DigitTransformManifolds, bilinear_warp
+from .measures import (
+    InvarianceRatio,
+    RidgeProbe,
+    Separation,
+    auroc,
+    effective_rank,
+    invariance,
+    pair_similarities,
+    ridge_r2,
+    sample_pairs,
+    separation,
+)
+from .oneshot import (
+    FewShotEvaluator,
+    episode_accuracy,
+    k_shot_curve,
+    one_shot_accuracy,
+    sample_episodes,
+)
+from .simhash import SimHash, collision_curve, simhash_collision_probability
+
+__all__ = [
+    "DigitTransformManifolds",
+    "FewShotEvaluator",
+    "InvarianceRatio",
+    "RidgeProbe",
+    "Separation",
+    "SimHash",
+    "auroc",
+    "bilinear_warp",
+    "collision_curve",
+    "effective_rank",
+    "episode_accuracy",
+    "invariance",
+    "k_shot_curve",
+    "one_shot_accuracy",
+    "pair_similarities",
+    "ridge_r2",
+    "sample_episodes",
+    "sample_pairs",
+    "separation",
+    "simhash_collision_probability",
+]

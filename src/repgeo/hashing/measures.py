@@ -1,0 +1,730 @@
+"""Does an embedding hash class manifolds? Separation, invariance, recoverability, rank.
+
+All functions take an embedding ``Z`` of shape (n_samples, n_features) (NumPy or torch) and,
+where needed, the class labels ``y`` or the generator's parameters γ, θ. Pair statistics use
+*sampled* pairs (or all pairs when there are few), never an n × n matrix.
+
+References
+----------
+.. [1] N. Dikkala, G. Kaplun, R. Panigrahy. "For Manifold Learning, Deep Neural Networks can be
+   Locality Sensitive Hash Functions." arXiv:2103.06875 (2021).
+.. [2] O. Roy, M. Vetterli. "The effective rank: a measure of effective dimensionality."
+   EUSIPCO (2007).
+.. [3] G. Golub, M. Heath, G. Wahba. "Generalized cross-validation as a method for choosing a
+   good ridge parameter." Technometrics 21 (1979).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
+from .._validation import (
+    check_array,
+    check_consistent_length,
+    check_labels,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
+from ..data.manifolds import ClassManifolds
+from ..features import FeatureMap
+
+__all__ = [
+    "InvarianceRatio",
+    "RidgeProbe",
+    "Separation",
+    "auroc",
+    "effective_rank",
+    "invariance",
+    "pair_similarities",
+    "ridge_r2",
+    "sample_pairs",
+    "separation",
+]
+
+
+# ----------------------------------------------------------------------------- pairs
+def sample_pairs(
+    y: Any, n_pairs: int, *, same: bool, random_state: Any = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)``, ``i != j``, of same-class or different-class samples.
+
+    When the number of such unordered pairs is at most ``n_pairs`` all of them are returned
+    (exact statistics); otherwise ``n_pairs`` pairs are drawn uniformly with replacement from
+    them. Never materialises the n × n pair set.
+
+    Parameters
+    ----------
+    y : array_like of shape (n_samples,)
+        Class labels.
+    n_pairs : int
+        Number of pairs to draw (upper bound when enumerating).
+    same : bool
+        Same-class pairs (``True``) or different-class pairs (``False``).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    i, j : ndarray of shape (n_pairs_returned,), int64
+
+    Examples
+    --------
+    >>> i, j = sample_pairs([0, 0, 1, 1, 1], 100, same=True)
+    >>> sorted(zip(i.tolist(), j.tolist()))
+    [(0, 1), (2, 3), (2, 4), (3, 4)]
+    """
+    y = check_labels(y)
+    n_pairs = check_positive_int(n_pairs, "n_pairs")
+    rng = check_random_state(random_state)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    n = y.size
+    n_same = int((counts * (counts - 1) // 2).sum())
+    n_diff = n * (n - 1) // 2 - n_same
+    total = n_same if same else n_diff
+    if total == 0:
+        what = "two samples of one class" if same else "two classes"
+        raise ValueError(
+            f"y must contain at least {what} to form {'same' if same else 'different'}-class pairs; got {classes.size} class(es) of sizes {counts.tolist()}."
+        )
+    if total <= n_pairs:
+        if n <= 4096:
+            ii, jj = np.triu_indices(n, 1)
+            keep = (y[ii] == y[jj]) == same
+            return ii[keep].astype(np.int64), jj[keep].astype(np.int64)
+        if same:  # enumerate within classes only
+            order = np.argsort(inverse, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(counts)])
+            out_i, out_j = [], []
+            for c in range(classes.size):
+                members = order[starts[c] : starts[c + 1]]
+                a, b = np.triu_indices(members.size, 1)
+                out_i.append(members[a])
+                out_j.append(members[b])
+            return np.concatenate(out_i).astype(np.int64), np.concatenate(out_j).astype(np.int64)
+    if same:
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        weights = counts * (counts - 1) / 2.0
+        c = rng.choice(classes.size, size=n_pairs, p=weights / weights.sum())
+        size = counts[c]
+        a = (rng.random(n_pairs) * size).astype(np.int64)
+        b = (rng.random(n_pairs) * (size - 1)).astype(np.int64)
+        b = b + (b >= a)
+        return order[starts[c] + a].astype(np.int64), order[starts[c] + b].astype(np.int64)
+    # different-class pairs: rejection sampling from uniform pairs i != j
+    frac = n_diff / (n * (n - 1) / 2.0)
+    out_i, out_j, got = [], [], 0
+    while got < n_pairs:
+        m = int(1.2 * (n_pairs - got) / frac) + 16
+        a = rng.integers(0, n, size=m)
+        b = rng.integers(0, n - 1, size=m)
+        b = b + (b >= a)
+        keep = y[a] != y[b]
+        out_i.append(a[keep])
+        out_j.append(b[keep])
+        got += int(keep.sum())
+    return np.concatenate(out_i)[:n_pairs].astype(np.int64), np.concatenate(out_j)[:n_pairs].astype(
+        np.int64
+    )
+
+
+def _pair_values(
+    Zt: torch.Tensor, i: np.ndarray, j: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarity and Euclidean distance of row pairs, chunked."""
+    d = Zt.shape[1]
+    cos = torch.empty(i.size, dtype=Zt.dtype, device=Zt.device)
+    dist = torch.empty_like(cos)
+    it = torch.as_tensor(i, device=Zt.device)
+    jt = torch.as_tensor(j, device=Zt.device)
+    for sl in iter_chunks(i.size, chunk_rows(3 * d * Zt.element_size(), maximum=1 << 18)):
+        a, b = Zt[it[sl]], Zt[jt[sl]]
+        na, nb = a.norm(dim=1), b.norm(dim=1)
+        cos[sl] = (a * b).sum(1) / (na * nb).clamp_min(torch.finfo(Zt.dtype).tiny)
+        dist[sl] = (a - b).norm(dim=1)
+    return cos, dist
+
+
+def pair_similarities(
+    Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0
+) -> dict[str, Any]:
+    """Cosine similarities and distances of same-class and different-class pairs.
+
+    Parameters
+    ----------
+    Z : array_like of shape (n_samples, n_features)
+        Embeddings.
+    y : array_like of shape (n_samples,)
+        Class (manifold) labels.
+    n_pairs : int, default=20000
+        Pairs of each kind (all pairs when there are fewer; see :func:`sample_pairs`).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    dict
+        ``cos_same``, ``cos_diff``, ``dist_same``, ``dist_diff``: arrays of shape (n_pairs_*,)
+        of ``Z``'s kind and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    >>> p = pair_similarities(Z, [0, 0, 1])
+    >>> p["cos_same"].tolist(), p["dist_same"].tolist()
+    ([1.0], [1.0])
+    """
+    Z = check_array(Z, name="Z", min_samples=2)
+    y = check_labels(y, n_samples=Z.shape[0])
+    rng = check_random_state(random_state)
+    Zt, back = to_torch(Z)
+    out = {}
+    for same, tag in ((True, "same"), (False, "diff")):
+        i, j = sample_pairs(y, n_pairs, same=same, random_state=rng)
+        cos, dist = _pair_values(Zt, i, j)
+        out[f"cos_{tag}"], out[f"dist_{tag}"] = back(cos), back(dist)
+    return out
+
+
+def auroc(positive: Any, negative: Any) -> float:
+    """Area under the ROC curve of scores: P(s⁺ > s⁻) + ½ P(s⁺ = s⁻) (Mann–Whitney U).
+
+    Parameters
+    ----------
+    positive : array_like of shape (n_pos,)
+        Scores of positive examples (e.g. cosine similarity of same-class pairs).
+    negative : array_like of shape (n_neg,)
+
+    Returns
+    -------
+    float in [0, 1]; 0.5 is chance, 1 perfect separation.
+
+    Examples
+    --------
+    >>> auroc([0.9, 0.8], [0.1, 0.85])
+    0.75
+    """
+    from scipy.stats import rankdata
+
+    pos = to_numpy(check_array(positive, name="positive", ndim=1, shape_hint="(n_pos,)")).astype(
+        np.float64
+    )
+    neg = to_numpy(check_array(negative, name="negative", ndim=1, shape_hint="(n_neg,)")).astype(
+        np.float64
+    )
+    ranks = rankdata(np.concatenate([pos, neg]))
+    u = ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2.0
+    return float(u / (pos.size * neg.size))
+
+
+def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -> dict[str, float]:
+    """How well an embedding separates same-manifold from different-manifold pairs.
+
+    Parameters
+    ----------
+    Z : array_like of shape (n_samples, n_features)
+    y : array_like of shape (n_samples,)
+        Manifold (class) identifiers.
+    n_pairs : int, default=20000
+        Same-class and different-class pairs sampled (all pairs when fewer exist).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    dict of float
+        ``auroc`` — AUROC of cosine similarity for same-vs-different pairs (1 = a perfect
+        hash); ``within_between_ratio`` — mean within-class over mean between-class Euclidean
+        distance (0 = every manifold collapsed to a point); ``cos_same``, ``cos_diff`` — mean
+        cosine similarities; ``n_same``, ``n_diff`` — pairs used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> centres = rng.normal(size=(4, 8))
+    >>> y = np.repeat(np.arange(4), 10)
+    >>> s = separation(centres[y] + 0.01 * rng.normal(size=(40, 8)), y)
+    >>> s["auroc"], s["within_between_ratio"] < 0.02
+    (1.0, True)
+    """
+    p = pair_similarities(Z, y, n_pairs=n_pairs, random_state=random_state)
+    p = {k: to_numpy(v).astype(np.float64) for k, v in p.items()}
+    between = p["dist_diff"].mean()
+    return {
+        "auroc": auroc(p["cos_same"], p["cos_diff"]),
+        "within_between_ratio": float(p["dist_same"].mean() / between)
+        if between > 0
+        else float("nan"),
+        "cos_same": float(p["cos_same"].mean()),
+        "cos_diff": float(p["cos_diff"].mean()),
+        "n_same": int(p["cos_same"].size),
+        "n_diff": int(p["cos_diff"].size),
+    }
+
+
+class Separation:
+    """AUROC of same-vs-different manifold pairs as a scorer (see :func:`separation`).
+
+    Parameters
+    ----------
+    n_pairs : int, default=20000
+    random_state : int, Generator or None, default=0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    >>> Separation().score(Z, [0, 0, 1, 1])
+    1.0
+    """
+
+    higher_is_better = True
+
+    def __init__(self, *, n_pairs: int = 20000, random_state: Any = 0) -> None:
+        self.n_pairs = n_pairs
+        self.random_state = random_state
+
+    def evaluate(self, Z: Any, y: Any) -> dict[str, float]:
+        """All statistics of :func:`separation`."""
+        return separation(Z, y, n_pairs=self.n_pairs, random_state=self.random_state)
+
+    def score(self, Z: Any, y: Any) -> float:
+        """AUROC in [0, 1]."""
+        return self.evaluate(Z, y)["auroc"]
+
+
+# ----------------------------------------------------------------------------- rank
+def effective_rank(Z: Any, *, center: bool = True) -> float:
+    """Effective rank exp(H(p)), p = σ / Σσ the normalised singular values of ``Z`` [2]_.
+
+    Ranges from 1 (one direction) to min(n_samples, n_features) (flat spectrum). Computed from
+    the (n_features × n_features) covariance accumulated in chunks when n_features ≤
+    n_samples, so memory does not grow with n_samples.
+
+    Parameters
+    ----------
+    Z : array_like of shape (n_samples, n_features)
+    center : bool, default=True
+        Subtract the mean embedding first.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(effective_rank(np.eye(5), center=False), 6)
+    5.0
+    >>> round(effective_rank(np.outer(np.arange(1.0, 7.0), [1.0, 2.0, 3.0])), 6)
+    1.0
+    """
+    Z = check_array(Z, name="Z", min_samples=2)
+    Zt, _ = to_torch(Z)
+    Zt = Zt.to(torch.float64)
+    n, d = Zt.shape
+    mu = Zt.mean(0) if center else torch.zeros(d, dtype=Zt.dtype, device=Zt.device)
+    if d <= n:
+        C = torch.zeros(d, d, dtype=Zt.dtype, device=Zt.device)
+        for sl in iter_chunks(n, chunk_rows(16.0 * d, maximum=1 << 16)):
+            A = Zt[sl] - mu
+            C += A.T @ A
+        s = torch.linalg.eigvalsh(C).clamp_min(0).sqrt()
+    else:
+        s = torch.linalg.svdvals(Zt - mu)
+    total = s.sum()
+    if total <= 0:
+        return 0.0
+    p = s / total
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+# ----------------------------------------------------------------------------- invariance
+def _single_fn(
+    model: Any, layer: str | None
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.device, torch.dtype]:
+    """An unbatched function x (d,) -> h (n,), with the device and dtype to evaluate it in."""
+    if isinstance(model, FeatureMap) or isinstance(model, nn.Module):
+        fm = model if isinstance(model, FeatureMap) else FeatureMap(model, layer)
+        return fm.single, fm.parameters_device, fm.parameters_dtype
+    if callable(model):
+        return (lambda x: model(x[None])[0]), torch.device("cpu"), torch.get_default_dtype()
+    raise TypeError(
+        f"model must be a FeatureMap, a torch.nn.Module or a callable (batch, d) -> (batch, n); got {type(model).__name__}."
+    )
+
+
+def invariance(
+    model: Any,
+    generator: ClassManifolds,
+    gamma: Any,
+    theta: Any,
+    *,
+    layer: str | None = None,
+    n_directions: int | None = None,
+    random_state: Any = 0,
+) -> dict[str, Any]:
+    """Invariance vs sensitivity of an embedding through the composed map γ, θ ↦ h(G(γ, θ)).
+
+    For each point, the Frobenius norms of the composed Jacobians ‖∂h/∂θ‖, ‖∂h/∂γ‖ and of the
+    generator's ‖∂x/∂θ‖, ‖∂x/∂γ‖ are computed exactly with Jacobian-vector products along
+    the coordinate directions of θ and γ (``k_theta + k_gamma`` JVPs per point, batched with
+    ``torch.func.vmap``): first through the generator (on its device), then through the
+    network at x (on the model's device), ∂h/∂θ · v = J_h(x) (∂x/∂θ · v). The gains
+
+    .. math:: g_θ = \\sqrt{Σ_i ‖∂h/∂θ(x_i)‖_F^2 / Σ_i ‖∂x/∂θ(x_i)‖_F^2}, \\quad
+              g_γ = \\text{likewise},
+
+    measure how much the network amplifies motion along the manifold (θ) and across
+    manifolds (γ), each relative to how much that motion moves the input. The **invariance
+    ratio** g_θ / g_γ is 1 for the identity map and 0 for a perfect hash (h a function of γ
+    alone); it does not depend on the overall scale of h.
+
+    Parameters
+    ----------
+    model : FeatureMap, nn.Module or callable
+        The embedding h. An ``nn.Module`` is cut at ``layer`` with :class:`FeatureMap`; a
+        callable must map a batch (b, D) to (b, n) and be ``torch.func``-compatible.
+    generator : ClassManifolds
+        The generator G (e.g. :class:`repgeo.data.RandomNetworkManifolds`).
+    gamma : array_like of shape (n_points, k_gamma)
+    theta : array_like of shape (n_points, k_theta)
+        Where to evaluate (e.g. ``dataset.extra["gamma"]``, ``dataset.extra["theta"]``).
+    layer : str, optional
+        Layer name when ``model`` is an ``nn.Module``.
+    n_directions : int, optional
+        Estimate the Frobenius norms with this many random Gaussian directions per point
+        (Hutchinson, E‖Jv‖² = ‖J‖_F²) instead of all coordinate directions — for large k_γ.
+    random_state : int, Generator or None
+        Seeds the random directions.
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``gain_theta``, ``gain_gamma`` (float) and per-point arrays (of
+        ``gamma``'s kind) ``h_theta``, ``h_gamma``, ``x_theta``, ``x_gamma``: the Frobenius
+        norms of ∂h/∂θ, ∂h/∂γ, ∂x/∂θ, ∂x/∂γ.
+
+    References
+    ----------
+    Dikkala, Kaplun & Panigrahy (2021) [1]_.
+
+    Examples
+    --------
+    On linear subspaces the projector that annihilates span(B) is exactly θ-invariant:
+
+    >>> import torch
+    >>> from repgeo.data import LinearSubspaces
+    >>> gen = LinearSubspaces(n_classes=5, k_gamma=3, k_theta=2, ambient_dim=20, random_state=0)
+    >>> ds = gen.sample(4)
+    >>> P = gen.invariant_projection()
+    >>> res = invariance(lambda x: x @ P.T, gen, ds.extra["gamma"], ds.extra["theta"])
+    >>> res["ratio"] < 1e-6
+    True
+    >>> invariance(lambda x: x, gen, ds.extra["gamma"], ds.extra["theta"])["ratio"]
+    1.0
+    """
+    if not isinstance(generator, ClassManifolds):
+        raise TypeError(
+            f"generator must be a repgeo ClassManifolds; got {type(generator).__name__}."
+        )
+    gamma_arr = check_array(gamma, name="gamma", shape_hint="(n_points, k_gamma)")
+    theta_arr = check_array(theta, name="theta", shape_hint="(n_points, k_theta)")
+    check_consistent_length(gamma_arr, theta_arr, names=["gamma", "theta"])
+    if gamma_arr.shape[1] != generator.k_gamma or theta_arr.shape[1] != generator.k_theta:
+        raise ValueError(
+            f"gamma and theta must have {generator.k_gamma} and {generator.k_theta} columns for this "
+            f"generator; got shapes {tuple(gamma_arr.shape)} and {tuple(theta_arr.shape)}."
+        )
+    if n_directions is not None:
+        n_directions = check_positive_int(n_directions, "n_directions")
+    single, dev, dtype = _single_fn(model, layer)
+    g_t, back = to_torch(gamma_arr)
+    t_t, _ = to_torch(theta_arr)
+    gen_dtype = generator.gammas.dtype
+    gen_dev = generator.gammas.device
+    g_t = g_t.to(gen_dev, gen_dtype)
+    t_t = t_t.to(gen_dev, gen_dtype)
+    kg, kt = generator.k_gamma, generator.k_theta
+
+    def directions(k: int) -> torch.Tensor:
+        if n_directions is None:
+            return torch.eye(k, dtype=gen_dtype, device=gen_dev)
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(int(check_random_state(random_state).integers(2**62)))
+        return torch.randn(n_directions, k, generator=gen, dtype=gen_dtype).to(gen_dev)
+
+    Vg, Vt = directions(kg), directions(kt)
+    Dg = torch.cat([Vg, torch.zeros(Vt.shape[0], kg, dtype=gen_dtype, device=gen_dev)])
+    Dt = torch.cat([torch.zeros(Vg.shape[0], kt, dtype=gen_dtype, device=gen_dev), Vt])
+    n_g = Vg.shape[0]
+    K = Dg.shape[0]
+
+    def gen_single(g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return generator.generate(g[None], t[None])[0]
+
+    def gen_tangents(g: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def one(dg: torch.Tensor, dt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.func.jvp(gen_single, (g, t), (dg, dt))
+
+        x, dx = torch.func.vmap(one)(Dg, Dt)
+        return x[0], dx
+
+    def net_tangents(x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+        return torch.func.vmap(lambda v: torch.func.jvp(single, (x,), (v,))[1])(dx)
+
+    n = g_t.shape[0]
+    D = generator.ambient_dim
+    with torch.no_grad():
+        n_out = int(single(torch.zeros(D, dtype=dtype, device=dev)).numel())
+    sq = {
+        k: torch.empty(n, dtype=torch.float64) for k in ("h_theta", "h_gamma", "x_theta", "x_gamma")
+    }
+    rows = chunk_rows(8.0 * K * (4 * D + 8 * n_out) * 4, maximum=4096)
+    for sl in iter_chunks(n, rows):
+        x, dx = torch.func.vmap(gen_tangents)(g_t[sl], t_t[sl])  # (b, D), (b, K, D)
+        dh = torch.func.vmap(net_tangents)(x.to(dev, dtype), dx.to(dev, dtype))  # (b, K, n_out)
+        dx2 = dx.detach().to(torch.float64).pow(2).sum(-1).cpu()
+        dh2 = dh.detach().to(torch.float64).pow(2).sum(-1).cpu()
+        scale = 1.0 if n_directions is None else 1.0 / n_directions
+        sq["x_gamma"][sl] = dx2[:, :n_g].sum(1) * scale
+        sq["x_theta"][sl] = dx2[:, n_g:].sum(1) * scale
+        sq["h_gamma"][sl] = dh2[:, :n_g].sum(1) * scale
+        sq["h_theta"][sl] = dh2[:, n_g:].sum(1) * scale
+    gain_t = float((sq["h_theta"].sum() / sq["x_theta"].sum().clamp_min(1e-300)).sqrt())
+    gain_g = float((sq["h_gamma"].sum() / sq["x_gamma"].sum().clamp_min(1e-300)).sqrt())
+    out: dict[str, Any] = {
+        "ratio": gain_t / gain_g if gain_g > 0 else float("inf"),
+        "gain_theta": gain_t,
+        "gain_gamma": gain_g,
+    }
+    for k, v in sq.items():
+        out[k] = back(v.sqrt().to(g_t.dtype if g_t.is_floating_point() else torch.float32))
+    return out
+
+
+class InvarianceRatio:
+    """The invariance ratio g_θ / g_γ of :func:`invariance` as a scorer (lower is better).
+
+    Parameters
+    ----------
+    generator : ClassManifolds
+    layer : str, optional
+    n_directions : int, optional
+    random_state : int, Generator or None, default=0
+
+    Examples
+    --------
+    >>> from repgeo.data import LinearSubspaces
+    >>> gen = LinearSubspaces(n_classes=3, k_gamma=2, k_theta=2, ambient_dim=10, random_state=0)
+    >>> ds = gen.sample(3)
+    >>> InvarianceRatio(gen).score(lambda x: 2.0 * x, ds.extra["gamma"], ds.extra["theta"])
+    1.0
+    """
+
+    higher_is_better = False
+
+    def __init__(
+        self,
+        generator: ClassManifolds,
+        *,
+        layer: str | None = None,
+        n_directions: int | None = None,
+        random_state: Any = 0,
+    ) -> None:
+        self.generator = generator
+        self.layer = layer
+        self.n_directions = n_directions
+        self.random_state = random_state
+
+    def evaluate(self, model: Any, gamma: Any, theta: Any) -> dict[str, Any]:
+        """All outputs of :func:`invariance`."""
+        return invariance(
+            model,
+            self.generator,
+            gamma,
+            theta,
+            layer=self.layer,
+            n_directions=self.n_directions,
+            random_state=self.random_state,
+        )
+
+    def score(self, model: Any, gamma: Any, theta: Any) -> float:
+        """The invariance ratio (0 = perfectly θ-invariant, 1 = like the input)."""
+        return self.evaluate(model, gamma, theta)["ratio"]
+
+
+# ----------------------------------------------------------------------------- recoverability
+class RidgeProbe:
+    """Linear ridge regression with the penalty chosen by generalised cross-validation [3]_.
+
+    The fit is an SVD of the centred features, so every candidate penalty costs one matrix
+    product; the default grid spans ``σ_max² · 10^[-8, 2]``, which makes the choice invariant
+    to the scale of the features.
+
+    Parameters
+    ----------
+    alphas : sequence of float, optional
+        Candidate penalties (absolute). Default: 41 values relative to σ_max² as above.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen penalty.
+    coef_ : ndarray of shape (n_features, n_targets)
+    intercept_ : ndarray of shape (n_targets,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.normal(size=(200, 5))
+    >>> T = Z @ rng.normal(size=(5, 2))
+    >>> probe = RidgeProbe().fit(Z[:150], T[:150])
+    >>> probe.score(Z[150:], T[150:]) > 0.999
+    True
+    """
+
+    higher_is_better = True
+
+    def __init__(self, *, alphas: Any = None) -> None:
+        self.alphas = alphas
+
+    def fit(self, Z: Any, T: Any) -> RidgeProbe:
+        """Fit on features ``Z`` (n, d) and targets ``T`` (n,) or (n, t)."""
+        Z = to_numpy(check_array(Z, name="Z", min_samples=2)).astype(np.float64)
+        T = to_numpy(
+            check_array(
+                T, name="T", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
+            )
+        )
+        T = T.astype(np.float64).reshape(T.shape[0], -1)
+        check_consistent_length(Z, T, names=["Z", "T"])
+        zm, tm = Z.mean(0), T.mean(0)
+        U, s, Vt = np.linalg.svd(Z - zm, full_matrices=False)
+        UtT = U.T @ (T - tm)
+        n = Z.shape[0]
+        if self.alphas is None:
+            smax2 = float(s[0] ** 2) if s.size and s[0] > 0 else 1.0
+            alphas = smax2 * np.logspace(-8, 2, 41)
+        else:
+            alphas = np.asarray(check_array(self.alphas, name="alphas", ndim=1), dtype=np.float64)
+            if np.any(alphas <= 0):
+                raise ValueError(f"alphas must be positive; got {alphas.tolist()}.")
+        resid_out = ((T - tm) ** 2).sum() - (UtT**2).sum()  # part of T outside span(U)
+        best, best_gcv = None, np.inf
+        for a in alphas:
+            f = s**2 / (s**2 + a)
+            rss = resid_out + (((1 - f)[:, None] * UtT) ** 2).sum()
+            dof = f.sum()
+            gcv = n * rss / max(n - dof, 1e-12) ** 2
+            if gcv < best_gcv:
+                best, best_gcv = a, gcv
+        self.alpha_ = float(best)
+        self.coef_ = Vt.T @ ((s / (s**2 + best))[:, None] * UtT)
+        self.intercept_ = tm - zm @ self.coef_
+        self._squeeze = T.shape[1] == 1
+        return self
+
+    def predict(self, Z: Any) -> np.ndarray:
+        """Predicted targets of shape (n, t)."""
+        if not hasattr(self, "coef_"):
+            raise ValueError("RidgeProbe is not fitted; call fit(Z, T) first.")
+        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+        if Z.shape[1] != self.coef_.shape[0]:
+            raise ValueError(
+                f"Z must have {self.coef_.shape[0]} features as in fit; got {Z.shape[1]}."
+            )
+        return Z @ self.coef_ + self.intercept_
+
+    def score(self, Z: Any, T: Any) -> float:
+        """Variance-weighted R² = 1 − Σ residual² / Σ (T − mean T)² over all targets."""
+        P = self.predict(Z)
+        T = (
+            to_numpy(check_array(T, name="T", ndim=(1, 2)))
+            .astype(np.float64)
+            .reshape(P.shape[0], -1)
+        )
+        check_consistent_length(P, T, names=["Z", "T"])
+        ss_tot = ((T - T.mean(0)) ** 2).sum()
+        ss_res = ((T - P) ** 2).sum()
+        return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
+
+
+def ridge_r2(
+    Z: Any,
+    T: Any,
+    *,
+    groups: Any = None,
+    test_fraction: float = 0.3,
+    random_state: Any = 0,
+) -> float:
+    """Held-out R² of a ridge regression (:class:`RidgeProbe`) of targets ``T`` from ``Z``.
+
+    Used as *recoverability*: R² of γ from h(x) should stay high (the embedding identifies
+    the manifold), R² of θ from h(x) should fall (the embedding forgets where on the manifold
+    the input lies).
+
+    Parameters
+    ----------
+    Z : array_like of shape (n_samples, n_features)
+    T : array_like of shape (n_samples,) or (n_samples, n_targets)
+    groups : array_like of shape (n_samples,), optional
+        Hold out whole groups (e.g. classes, so γ must be predicted for unseen manifolds);
+        by default samples are held out at random.
+    test_fraction : float, default=0.3
+        Fraction of samples (or groups) held out.
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    float
+        Variance-weighted R² on the held-out part (1 = perfect, ≤ 0 = no better than the mean).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.normal(size=(300, 4))
+    >>> round(ridge_r2(Z, Z[:, :2] * 3.0 + 1.0), 6)
+    1.0
+    >>> ridge_r2(Z, rng.normal(size=300)) < 0.05
+    True
+    """
+    Z = check_array(Z, name="Z", min_samples=4)
+    T = check_array(
+        T, name="T", ndim=(1, 2), min_samples=4, shape_hint="(n_samples,) or (n_samples, n_targets)"
+    )
+    n = check_consistent_length(Z, T, names=["Z", "T"])
+    check_scalar(
+        test_fraction,
+        "test_fraction",
+        min_val=0.0,
+        max_val=1.0,
+        include_min=False,
+        include_max=False,
+    )
+    rng = check_random_state(random_state)
+    if groups is None:
+        perm = rng.permutation(n)
+        n_test = min(max(round(test_fraction * n), 2), n - 2)
+        test = np.zeros(n, dtype=bool)
+        test[perm[:n_test]] = True
+    else:
+        g = check_labels(groups, n_samples=n, name="groups")
+        uniq = np.unique(g)
+        if uniq.size < 2:
+            raise ValueError(
+                f"groups must contain at least 2 distinct groups to hold some out; got {uniq.size}."
+            )
+        n_test = min(max(round(test_fraction * uniq.size), 1), uniq.size - 1)
+        test = np.isin(g, rng.permutation(uniq)[:n_test])
+    Zn, Tn = to_numpy(Z), to_numpy(T)
+    return RidgeProbe().fit(Zn[~test], Tn[~test]).score(Zn[test], Tn[test])
