@@ -1,0 +1,89 @@
+"""Latent-space communication: relative representations, alignment, stitching, similarity.
+
+Two networks trained with different seeds learn latent spaces that differ by (roughly) an
+angle-preserving map. This package makes them comparable without training:
+
+* :mod:`~repgeo.latent.relative` — relative representations (similarities to shared anchors);
+* :mod:`~repgeo.latent.anchors` — choosing anchors (uniform, stratified, farthest-point,
+  k-means snapped to samples, fixed ids), tracked by sample id;
+* :mod:`~repgeo.latent.alignment` — orthogonal Procrustes / affine / orthogonalised least-squares
+  translation between spaces;
+* :mod:`~repgeo.latent.similarity` — Jaccard@k, MRR@k, cosine, linear and RBF CKA, HSIC, and
+  layer × layer similarity matrices with heatmaps;
+* :mod:`~repgeo.latent.stitching` — zero-shot stitching of encoders and heads.
+
+Examples
+--------
+>>> import numpy as np
+>>> from repgeo.latent import relative_projection, linear_cka
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(200, 16))
+>>> Q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+>>> Y = 0.5 * X @ Q                                    # "another seed": rotated and rescaled
+>>> anchors = np.arange(20)
+>>> R_x, R_y = relative_projection(X, X[anchors]), relative_projection(Y, Y[anchors])
+>>> bool(np.allclose(R_x, R_y)), round(linear_cka(X, Y), 6)
+(True, 1.0)
+"""
+
+from .alignment import ALIGN_METHODS, LatentAligner, align, orthogonal_procrustes
+from .anchors import ANCHOR_METHODS, AnchorSelector, select_anchors
+from .relative import (
+    NORMALIZATIONS,
+    PROJECTIONS,
+    TRANSFORMS,
+    RelativeProjection,
+    check_parallel,
+    relative_projection,
+)
+from .similarity import (
+    CKA,
+    CrossSpaceSimilarity,
+    cka,
+    cka_from_gram,
+    cross_space_similarity,
+    hsic,
+    jaccard_at_k,
+    linear_cka,
+    mean_cosine,
+    median_bandwidth,
+    mrr_at_k,
+    plot_similarity_matrix,
+    rbf_cka,
+    similarity_matrix,
+)
+from .stitching import STITCH_METHODS, StitchingHead, StitchingResult, zero_shot_stitching
+
+__all__ = [
+    "ALIGN_METHODS",
+    "ANCHOR_METHODS",
+    "CKA",
+    "NORMALIZATIONS",
+    "PROJECTIONS",
+    "STITCH_METHODS",
+    "TRANSFORMS",
+    "AnchorSelector",
+    "CrossSpaceSimilarity",
+    "LatentAligner",
+    "RelativeProjection",
+    "StitchingHead",
+    "StitchingResult",
+    "align",
+    "check_parallel",
+    "cka",
+    "cka_from_gram",
+    "cross_space_similarity",
+    "hsic",
+    "jaccard_at_k",
+    "linear_cka",
+    "mean_cosine",
+    "median_bandwidth",
+    "mrr_at_k",
+    "orthogonal_procrustes",
+    "plot_similarity_matrix",
+    "rbf_cka",
+    "relative_projection",
+    "select_anchors",
+    "similarity_matrix",
+    "zero_shot_stitching",
+]
