@@ -1,0 +1,327 @@
+"""Shared machinery of :mod:`repgeo.geometry`: feature-map preparation, Jacobian-vector
+products (generic ``torch.func`` and a structure-aware path for Linear/activation stacks),
+Gram matrices and chunking.
+
+Nothing here is public API; the public functions validate their inputs first and then call in.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import jacfwd, jacrev, jvp, vmap
+
+from .._backend import chunk_rows, get_memory_budget
+from .._validation import check_choice
+from ..features import FeatureMap
+from ..models.layers import Erf, ScaledLinear
+
+__all__: list[str] = []
+
+MODES = ("auto", "forward", "reverse")
+
+
+class ArcCos(nn.Module):
+    """σ(z) = z^p Θ(z): the activation of the arc-cosine kernel of degree p (p=1: ReLU)."""
+
+    def __init__(self, degree: int = 1) -> None:
+        super().__init__()
+        self.degree = int(degree)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z.clamp_min(0.0) ** self.degree
+
+    def extra_repr(self) -> str:
+        return f"degree={self.degree}"
+
+
+class Elementwise(nn.Module):
+    """Wrap an *elementwise* torch callable as a module."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fn(z)
+
+
+# Elementwise activations whose derivative the structure-aware path takes with one jvp.
+_ELEMENTWISE = (
+    nn.ReLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.GELU,
+    nn.Softplus,
+    nn.SiLU,
+    nn.ELU,
+    nn.LeakyReLU,
+    nn.Softsign,
+    nn.Tanhshrink,
+    Erf,
+    ArcCos,
+    Elementwise,
+)
+
+
+# ----------------------------------------------------------------------------- structure
+@dataclass
+class _Linear:
+    weight: torch.Tensor  # (out, in), scale folded in
+    bias: torch.Tensor | None
+
+
+@dataclass
+class _Act:
+    module: nn.Module
+
+
+def _structure_of(module: nn.Module, eval_mode: bool) -> list[Any] | None:
+    """Ops of a flat ``nn.Sequential`` of Linear / elementwise activations, else ``None``."""
+    if not isinstance(module, nn.Sequential):
+        return None
+    ops: list[Any] = []
+    for child in module.children():
+        if type(child) in (nn.Linear, ScaledLinear):
+            scale = child.scale if isinstance(child, ScaledLinear) else 1.0
+            w = child.weight * scale if scale != 1.0 else child.weight
+            ops.append(_Linear(w.detach(), None if child.bias is None else child.bias.detach()))
+        elif isinstance(child, _ELEMENTWISE):
+            ops.append(_Act(child))
+        elif isinstance(child, (nn.Identity, nn.Flatten)) or (
+            isinstance(child, nn.Dropout) and eval_mode
+        ):
+            continue
+        else:
+            return None
+    if not ops or not isinstance(ops[0], _Linear):
+        return None
+    return ops
+
+
+def _act_and_derivative(act: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """σ(z) and σ'(z) of an elementwise activation in one forward-mode pass."""
+    return jvp(act, (z,), (torch.ones_like(z),))
+
+
+# ----------------------------------------------------------------------------- feature maps
+class Prepared:
+    """A feature map ready for computation in one dtype on one device.
+
+    Attributes
+    ----------
+    f : callable
+        Batched Φ: (b, d) -> (b, n).
+    ops : list or None
+        Linear/activation structure when the map is such a stack (structure-aware fast paths).
+    dtype, device : compute dtype and device.
+    """
+
+    def __init__(
+        self,
+        fmap: Any,
+        dtype: torch.dtype | None,
+        *,
+        fallback_dtype: torch.dtype = torch.float32,
+        fallback_device: torch.device | None = None,
+        use_structure: bool = True,
+    ) -> None:
+        model: nn.Module | None = None
+        if isinstance(fmap, FeatureMap):
+            fm = fmap
+        elif isinstance(fmap, nn.Module):
+            fm = FeatureMap(fmap)
+        elif callable(fmap):
+            fm = None
+        else:
+            raise TypeError(
+                "fmap must be a repgeo.features.FeatureMap, a torch.nn.Module or a callable mapping "
+                f"(batch, d) tensors to (batch, n); got {type(fmap).__name__}."
+            )
+        if fm is None:
+            self.f: Callable[[torch.Tensor], torch.Tensor] = fmap
+            self.dtype = dtype or fallback_dtype
+            self.device = fallback_device or torch.device("cpu")
+            self.ops = None
+            self.param_device: torch.device | None = None
+            return
+        model = fm.model
+        p_dtype, p_device = fm.parameters_dtype, fm.parameters_device
+        target = dtype or p_dtype
+        if target != p_dtype and any(True for _ in model.parameters()):
+            model = copy.deepcopy(model).to(dtype=target)
+            fm = FeatureMap(model, fm.layer, input_shape=fm.input_shape, eval_mode=fm.eval_mode)
+        self.f = fm
+        self.dtype = target
+        self.device = p_device
+        self.param_device = p_device
+        self.ops = None
+        if use_structure and fm.input_shape is None and fm.method in ("sequential", "identity"):
+            self.ops = _structure_of(fm.module, fm.eval_mode)
+        self._fm = fm
+
+    def single(self, x: torch.Tensor) -> torch.Tensor:
+        return self.f(x.unsqueeze(0)).squeeze(0)
+
+    def n_features(self, d: int) -> int:
+        with torch.no_grad():
+            return int(
+                self.f(torch.zeros(1, d, dtype=self.dtype, device=self.device))
+                .reshape(1, -1)
+                .shape[1]
+            )
+
+    def hidden_widths(self) -> list[int]:
+        if self.ops is None:
+            return []
+        return [op.weight.shape[0] for op in self.ops if isinstance(op, _Linear)]
+
+    @property
+    def single_layer(self) -> bool:
+        """Φ(x) = σ(W x + b) (or W x + b): the metric is linear in σ'(z)², see :func:`weighted_gram`."""
+        if self.ops is None:
+            return False
+        kinds = [type(op) for op in self.ops]
+        return kinds in ([_Linear], [_Linear, _Act])
+
+
+def resolve_mode(mode: str, d: int, n: int, prep: Prepared | None = None) -> str:
+    """ "forward" (d JVPs) when d <= n or the map is a single Linear(+activation) layer,
+    else "reverse" (n VJPs); an explicit choice is kept."""
+    check_choice(mode, "mode", MODES)
+    if mode == "auto":
+        if prep is not None and prep.single_layer:
+            return "forward"
+        return "forward" if d <= n else "reverse"
+    return mode
+
+
+def batch_rows(bytes_per_row: float, batch_size: int | None) -> int:
+    if batch_size is not None:
+        return int(batch_size)
+    return chunk_rows(bytes_per_row, maximum=65536)
+
+
+# ----------------------------------------------------------------------------- products
+def structured_tangents(
+    ops: list[Any], X: torch.Tensor, V: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Φ(X) (b, n) and the directional derivatives T = J V (b, k, n) through a Linear/act stack.
+
+    ``V`` is (k, d) (the same directions at every point) or (b, k, d). The first layer's
+    tangent ``V Wᵀ`` does not depend on the point, so it is computed once for shared ``V``.
+    """
+    h = X
+    t = V
+    shared = V.ndim == 2
+    for op in ops:
+        if isinstance(op, _Linear):
+            h = torch.nn.functional.linear(h, op.weight, op.bias)
+            t = t @ op.weight.T
+        else:
+            h, dz = _act_and_derivative(op.module, h)
+            t = dz.unsqueeze(1) * (t.unsqueeze(0) if shared else t)
+            shared = False
+    if shared:
+        t = t.unsqueeze(0).expand(X.shape[0], *t.shape)
+    return h, t
+
+
+def generic_tangents(
+    f: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, V: torch.Tensor
+) -> torch.Tensor:
+    """J V for a batched map by forward mode with batched tangents: (b, k, n)."""
+    if V.ndim == 2:
+        V = V.unsqueeze(1).expand(V.shape[0], X.shape[0], V.shape[1])
+    else:
+        V = V.transpose(0, 1)
+
+    def push(v: torch.Tensor) -> torch.Tensor:
+        return jvp(f, (X,), (v,))[1]
+
+    T = vmap(push)(V)  # (k, b, n)
+    return T.transpose(0, 1)
+
+
+def jacobian_chunk(prep: Prepared, X: torch.Tensor, mode: str) -> torch.Tensor:
+    """J(x) for a chunk of points: (b, n, d)."""
+    d = X.shape[1]
+    if mode == "forward" and prep.ops is not None:
+        eye = torch.eye(d, dtype=X.dtype, device=X.device)
+        _, T = structured_tangents(prep.ops, X, eye)
+        return T.transpose(1, 2)
+    jac = jacfwd if mode == "forward" else jacrev
+    return vmap(jac(prep.single))(X)
+
+
+def weighted_gram(C: torch.Tensor, A: torch.Tensor, budget: int | None = None) -> torch.Tensor:
+    """Σ_j C[p, j] a_j a_jᵀ for every row p: (m, r, r) from C (m, n) and A (n, r).
+
+    For Φ(x) = σ(W x + b) the pullback metric is g(x) = Wᵀ diag(σ'(z)²) W / n, *linear* in
+    σ'(z)²: all points' metrics are one matrix product of C = σ'(Z)²/n with the products
+    w_ja w_jb. Only the upper triangle is formed (row blocks sized by the budget) and mirrored.
+    """
+    m, n = C.shape
+    r = A.shape[1]
+    out = C.new_empty(m, r, r)
+    budget = get_memory_budget() if budget is None else budget
+    item = C.element_size()
+    # per row-block: pair matrix n*rb*r and product m*rb*r
+    rb = max(1, min(r, int(budget // 4 // max(item * r * (n + m), 1))))
+    blocks = []
+    for a0 in range(0, r, rb):
+        a1 = min(a0 + rb, r)
+        P = (A[:, a0:a1, None] * A[:, None, a0:]).reshape(n, -1)
+        out[:, a0:a1, a0:] = (C @ P).view(m, a1 - a0, r - a0)
+        blocks.append((a0, a1))
+    for a0, a1 in blocks:
+        if a1 < r:
+            out[:, a1:, a0:a1] = out[:, a0:a1, a1:].transpose(1, 2)
+    return out
+
+
+def gram_chunk(
+    prep: Prepared, X: torch.Tensor, *, side: str, mode: str, normalize: bool, n: int
+) -> torch.Tensor:
+    """Gram matrix of J(x)/√n for a chunk: ``side="input"`` gives JᵀJ/n (b, d, d),
+    ``side="feature"`` gives JJᵀ/n (b, n, n). Uses the structure when it helps."""
+    scale = 1.0 / n if normalize else 1.0
+    if prep.single_layer and mode == "forward":
+        lin = prep.ops[0]
+        W = lin.weight
+        z = torch.nn.functional.linear(X, W, lin.bias)
+        if len(prep.ops) == 2:
+            _, dz = _act_and_derivative(prep.ops[1].module, z)
+        else:
+            dz = torch.ones_like(z)
+        if side == "input":
+            return weighted_gram(dz.square() * scale, W)
+        K = W @ W.T
+        return dz.unsqueeze(2) * K * dz.unsqueeze(1) * scale
+    J = jacobian_chunk(prep, X, mode)
+    if side == "input":
+        return torch.bmm(J.transpose(1, 2), J) * scale
+    return torch.bmm(J, J.transpose(1, 2)) * scale
+
+
+def logdet_psd(S: torch.Tensor) -> torch.Tensor:
+    """log det of symmetric PSD matrices (b, r, r) via Cholesky; eigenvalues where it fails.
+
+    Singular matrices give ``-inf``.
+    """
+    L, info = torch.linalg.cholesky_ex(S)
+    out = 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+    bad = info != 0
+    if bool(bad.any()):
+        ev = torch.linalg.eigvalsh(S[bad]).clamp_min(0.0)
+        out[bad] = torch.log(ev).sum(-1)
+    return out
+
+
+LOG10 = math.log(10.0)
