@@ -81,9 +81,19 @@ def test_small_side_identity_matches_direct_formula(m, d):
 def test_chunked_gram_matches_direct():
     rng = np.random.default_rng(11)
     Z = rng.standard_normal((3000, 16))
-    with memory_budget(4096):  # forces many small chunks
+    y = np.random.default_rng(12).integers(0, 40, 3000)  # classes of ~75 > d and some < d
+    y[:5] = 99  # one class smaller than d (dual side)
+    with memory_budget(4096):  # forces many small chunks / one class per batch
         r = coding_rate(Z)
+        rc = compressed_coding_rate(Z, y)
     assert r == pytest.approx(_direct_rate(Z, 0.5), rel=1e-10)
+    assert rc == pytest.approx(_direct_rate_c(Z, y, 0.5), rel=1e-10)
+    Zw = np.random.default_rng(13).standard_normal((60, 100))  # all classes < d: batched dual side
+    yw = np.random.default_rng(14).integers(0, 7, 60)
+    with memory_budget(200_000):
+        rc_small_budget = compressed_coding_rate(Zw, yw)
+    assert rc_small_budget == pytest.approx(_direct_rate_c(Zw, yw, 0.5), rel=1e-10)
+    assert compressed_coding_rate(Zw, yw) == pytest.approx(rc_small_budget, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- ΔR properties

@@ -132,12 +132,13 @@ def _logdet_cov(Zt: torch.Tensor, idx: torch.Tensor | None, c: float, normalize:
     return float(_logdet_eye_plus(G, c))
 
 
-def _labels_index(labels: np.ndarray, device: torch.device) -> list[torch.Tensor]:
+def _labels_index(labels: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each class, classes in sorted order."""
     _, inverse = np.unique(labels, return_inverse=True)
+    inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
     counts = np.bincount(inverse)
-    groups = np.split(order, np.cumsum(counts)[:-1])
-    return [torch.as_tensor(g, device=device) for g in groups]
+    return np.split(order, np.cumsum(counts)[:-1])
 
 
 def _rate(Zt: torch.Tensor, eps2: float, normalize: bool) -> float:
@@ -147,10 +148,39 @@ def _rate(Zt: torch.Tensor, eps2: float, normalize: bool) -> float:
 
 def _rate_c_labels(Zt: torch.Tensor, labels: np.ndarray, eps2: float, normalize: bool) -> float:
     m, d = Zt.shape
+    groups = _labels_index(labels)
     total = 0.0
-    for idx in _labels_index(labels, Zt.device):
-        mj = int(idx.numel())
-        total += mj / (2.0 * m) * _logdet_cov(Zt, idx, d / (mj * eps2), normalize)
+    # classes with at least d samples: chunked d × d Gram matrices, one class at a time
+    for g in (g for g in groups if g.size >= d):
+        idx = torch.as_tensor(g, device=Zt.device)
+        total += g.size / (2.0 * m) * _logdet_cov(Zt, idx, d / (g.size * eps2), normalize)
+    # smaller classes: dual m_j × m_j Gram matrices, batched (rows padded with zeros, which
+    # leave logdet(I + c G) unchanged) so that many small classes cost a few large operations
+    small = sorted((g for g in groups if g.size < d), key=lambda g: g.size)
+    budget = get_memory_budget()
+    start = 0
+    while start < len(small):
+        # sizes ascend, so the last class of a batch sets the padding; grow while it fits
+        stop = start + 1
+        while stop < len(small):
+            n_next = small[stop].size
+            if (stop - start + 1) * 8.0 * (3 * n_next * d + 4 * n_next * n_next) > budget:
+                break
+            stop += 1
+        batch = small[start:stop]
+        n_max = batch[-1].size
+        pad_np = np.full((len(batch), n_max), -1, dtype=np.int64)
+        for i, g in enumerate(batch):
+            pad_np[i, : g.size] = g
+        pad = torch.from_numpy(pad_np).to(Zt.device)
+        mask = (pad >= 0).to(_F64)
+        z = _rows(Zt, pad.clamp_min(0).reshape(-1), normalize).reshape(len(batch), n_max, d)
+        z = z * mask[..., None]
+        sizes = mask.sum(1)
+        G = z @ z.transpose(1, 2)
+        logdets = _logdet_eye_plus(G, d / (sizes * eps2))
+        total += float((sizes / (2.0 * m) * logdets).sum())
+        start = stop
     return total
 
 
