@@ -55,7 +55,7 @@ CONFIG: dict[str, Any] = {
     },
     "manifold_model": {"hidden": [256, 128], "activation": "relu", "init": "default"},
     "manifold_train": {
-        "epochs": 60,
+        "epochs": 30,
         "batch_size": 128,
         "optimizer": "adam",
         "lr": 1e-3,
