@@ -12,42 +12,33 @@ import numpy as np
 
 from ..report.figures import new_figure
 
-__all__ = ["boundary_pixels", "plot_decision_panels", "plot_spectra", "plot_volume_curvature"]
+__all__ = [
+    "overlay_boundary",
+    "plot_decision_panels",
+    "plot_spectra",
+    "plot_volume_curvature",
+]
 
 
-def boundary_pixels(pred_grid: np.ndarray) -> np.ndarray:
-    """Grid cells whose predicted class differs from a 4-neighbour's: the decision boundary.
+def overlay_boundary(
+    ax: Any, logits: np.ndarray, extent: Sequence[float], *, color: str = "black"
+) -> None:
+    """Draw the decision boundary on ``ax``: the zero level set of ℓ_c − max_{c'≠c} ℓ_c' for
+    every predicted class c (one contour for two classes).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from repgeo.geometry.plots import boundary_pixels
-    >>> boundary_pixels(np.array([[0, 0, 1], [0, 0, 1]])).astype(int).tolist()
-    [[0, 1, 1], [0, 1, 1]]
+    ``logits`` has shape (rows, cols, C) on the grid spanning ``extent``.
     """
-    p = np.asarray(pred_grid)
-    b = np.zeros(p.shape, dtype=bool)
-    dv = p[1:, :] != p[:-1, :]
-    dh = p[:, 1:] != p[:, :-1]
-    b[1:, :] |= dv
-    b[:-1, :] |= dv
-    b[:, 1:] |= dh
-    b[:, :-1] |= dh
-    return b
-
-
-def _overlay_boundary(ax: Any, pred_grid: np.ndarray, extent: Sequence[float]) -> None:
-    b = boundary_pixels(pred_grid)
-    ax.imshow(
-        np.ma.masked_where(~b, np.ones(b.shape)),
-        extent=extent,
-        origin="lower",
-        cmap="gray_r",
-        vmin=0,
-        vmax=1.5,
-        alpha=0.8,
-        interpolation="nearest",
-    )
+    L = np.asarray(logits, dtype=np.float64)
+    rows, cols, C = L.shape
+    xs = np.linspace(extent[0], extent[1], cols)
+    ys = np.linspace(extent[2], extent[3], rows)
+    pred = L.argmax(-1)
+    classes = [0] if C == 2 else sorted(set(pred.ravel().tolist()))
+    for c in classes:
+        other = np.delete(L, c, axis=-1).max(-1)
+        s = L[..., c] - other
+        if s.min() < 0 < s.max():
+            ax.contour(xs, ys, s, levels=[0.0], colors=color, linewidths=0.9)
 
 
 def _masked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -75,9 +66,10 @@ def plot_decision_panels(
     volume_label: str = "log10 volume element",
     title: str = "",
     axis_labels: tuple[str, str] = ("a", "b"),
+    triangle: bool = False,
 ):
     """Rows = checkpoints; columns = predicted class, softmax entropy, log10 volume with the
-    decision boundary overlaid (black).
+    decision boundary overlaid (white).
 
     Parameters
     ----------
@@ -87,6 +79,7 @@ def plot_decision_panels(
     mask : bool array (flat), optional — show only these points (e.g. a ternary triangle)
     anchors : (3, 2) plane coordinates of anchor inputs, optional
     points, point_labels : training points (2-D inputs) to scatter, optional
+    triangle : bool — outline the anchor triangle (the ternary region)
     """
     epochs = sorted(results)
     n_classes = n_classes or int(max(int(np.max(r["pred"])) for r in results.values()) + 1)
@@ -106,7 +99,7 @@ def plot_decision_panels(
         pred = _masked(r["pred"], mask).reshape(shape)
         ent = _masked(r["entropy"], mask).reshape(shape)
         lv = _masked(r["log_volume"], mask).reshape(shape)
-        raw_pred = np.asarray(r["pred"]).reshape(shape)
+        logits = np.asarray(r["logits"]).reshape(*shape, -1)
         panels = [
             (pred, cmap_cls, 0 - 0.5, (10 if n_classes <= 10 else 20) - 0.5, "predicted class"),
             (ent, "magma", 0.0, 1.0, "softmax entropy (base C)"),
@@ -124,13 +117,12 @@ def plot_decision_panels(
                 interpolation="nearest",
             )
             if col == 2:
-                _overlay_boundary(
-                    ax,
-                    raw_pred if mask is None else np.where(mask.reshape(shape), raw_pred, -1),
-                    extent,
-                )
+                overlay_boundary(ax, logits, extent, color="white")
             if col > 0:
                 fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            if anchors is not None and triangle:
+                tri = np.vstack([anchors, anchors[:1]])
+                ax.plot(tri[:, 0], tri[:, 1], color="white", lw=0.8, ls="--")
             if anchors is not None:
                 ax.scatter(
                     anchors[:, 0], anchors[:, 1], c="white", edgecolors="black", s=30, zorder=3
@@ -198,7 +190,7 @@ def plot_volume_curvature(
         norm = _symlog_norm(R_all)
         for j, key in enumerate(("init", "trained")):
             res = ent[key]
-            pred = np.asarray(res["pred"]).reshape(shape)
+            logits = np.asarray(res["logits"]).reshape(*shape, -1)
             stage = _label_epoch(int(res.get("epoch", 0 if key == "init" else -1)))
             ax = axes[row, j]
             im = ax.imshow(
@@ -209,10 +201,10 @@ def plot_volume_curvature(
                 vmin=lo,
                 vmax=hi,
             )
-            _overlay_boundary(ax, pred, extent)
+            overlay_boundary(ax, logits, extent, color="white")
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-            mag = f" (magnif. {res['magnification']:+.2f})" if "magnification" in res else ""
-            ax.set(title=f"{ent['name']}: log10 √det g, {stage}{mag}")
+            mag = f", magnif. {res['magnification']:+.2f}" if "magnification" in res else ""
+            ax.set(title=f"{ent['name']}: log10 √det g\n{stage}{mag}")
             ax = axes[row, 2 + j]
             im = ax.imshow(
                 2.0 * np.asarray(res["K"]).reshape(shape),
@@ -221,9 +213,9 @@ def plot_volume_curvature(
                 cmap="RdBu_r",
                 norm=norm,
             )
-            _overlay_boundary(ax, pred, extent)
+            overlay_boundary(ax, logits, extent)
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-            ax.set(title=f"{ent['name']}: scalar curvature R, {stage}")
+            ax.set(title=f"{ent['name']}: scalar curvature R = 2K\n{stage}")
             if "X" in ent:
                 for a in (axes[row, j], axes[row, 2 + j]):
                     a.scatter(
