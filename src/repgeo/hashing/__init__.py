@@ -10,7 +10,8 @@ one-shot recognition of classes the network never saw:
 * :func:`separation` / :class:`Separation` — same- vs different-manifold pairs: cosine
   distributions, AUROC, within/between distance ratio;
 * :func:`invariance` / :class:`InvarianceRatio` — ‖∂h/∂θ‖ vs ‖∂h/∂γ‖ through the composed map,
-  each normalised by the generator's, by JVPs;
+  each normalised by the generator's, by JVPs (:func:`generator_tangents` +
+  :func:`invariance_from_tangents` reuse the generator's tangents across checkpoints);
 * :func:`ridge_r2` / :class:`RidgeProbe` — held-out linear recoverability of γ and θ;
 * :class:`SimHash`, :func:`collision_curve` — random-hyperplane hashing of embeddings vs the
   SimHash law (1 − angle/π)^m;
@@ -23,12 +24,15 @@ See ``docs/hashing.md``.
 
 from .generators import DigitTransformManifolds, bilinear_warp
 from .measures import (
+    GeneratorTangents,
     InvarianceRatio,
     RidgeProbe,
     Separation,
     auroc,
     effective_rank,
+    generator_tangents,
     invariance,
+    invariance_from_tangents,
     pair_similarities,
     ridge_r2,
     sample_pairs,
@@ -46,6 +50,7 @@ from .simhash import SimHash, collision_curve, simhash_collision_probability
 __all__ = [
     "DigitTransformManifolds",
     "FewShotEvaluator",
+    "GeneratorTangents",
     "InvarianceRatio",
     "RidgeProbe",
     "Separation",
@@ -55,7 +60,9 @@ __all__ = [
     "collision_curve",
     "effective_rank",
     "episode_accuracy",
+    "generator_tangents",
     "invariance",
+    "invariance_from_tangents",
     "k_shot_curve",
     "one_shot_accuracy",
     "pair_similarities",

@@ -112,8 +112,8 @@ class DigitTransformManifolds(ClassManifolds):
     ============  =========  ==============================================================
     transform     θ entries  effect
     ============  =========  ==============================================================
-    rotation      1          angle ``rotation · θ`` radians about the centre
-    translation   2          shift ``translation · θ`` (units of the half image width)
+    rotation      1          ``rotation · θ`` radians about the centre (clockwise on screen)
+    translation   2          shift ``translation · θ`` right / down (half image widths)
     scale         1          zoom ``exp(scale · θ)``
     brightness    1          intensity gain ``exp(brightness · θ)``
     ============  =========  ==============================================================
@@ -215,10 +215,10 @@ class DigitTransformManifolds(ClassManifolds):
 
         d = load_digits()
         images = d.data / 16.0
-        mean = images.mean(0)
-        _, _, vt = np.linalg.svd(images - mean, full_matrices=False)
-        self.mean_image = torch.as_tensor(mean, dtype=torch.float32)
-        self.basis = torch.as_tensor(vt[:k_gamma].T.copy(), dtype=torch.float32)  # (64, k_gamma)
+        centred = torch.as_tensor(images - images.mean(0), dtype=torch.float64)
+        _, vecs = torch.linalg.eigh(centred.T @ centred)  # principal axes, ascending variance
+        self.mean_image = torch.as_tensor(images.mean(0), dtype=torch.float32)
+        self.basis = vecs.flip(1)[:, :k_gamma].to(torch.float32).contiguous()  # (64, k_gamma)
         rng = check_random_state(self._rng)
         order = {int(k): rng.permutation(np.flatnonzero(d.target == k)) for k in digits_arr}
         n_digits = digits_arr.size

@@ -17,6 +17,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,17 +32,21 @@ from .._validation import (
     check_positive_int,
     check_random_state,
     check_scalar,
+    torch_generator,
 )
 from ..data.manifolds import ClassManifolds
 from ..features import FeatureMap
 
 __all__ = [
+    "GeneratorTangents",
     "InvarianceRatio",
     "RidgeProbe",
     "Separation",
     "auroc",
     "effective_rank",
+    "generator_tangents",
     "invariance",
+    "invariance_from_tangents",
     "pair_similarities",
     "ridge_r2",
     "sample_pairs",
@@ -361,6 +366,176 @@ def _single_fn(
     )
 
 
+@dataclass
+class GeneratorTangents:
+    """Generator outputs and tangents ∂x/∂γ·v, ∂x/∂θ·v at a set of points (see
+    :func:`generator_tangents`); reusable across models, layers and checkpoints.
+
+    Attributes
+    ----------
+    x : Tensor of shape (n_points, ambient_dim)
+    dx : Tensor of shape (n_points, n_directions_gamma + n_directions_theta, ambient_dim)
+        Tangents along the γ directions first, then the θ directions.
+    n_gamma : int
+        Number of γ directions.
+    scale : float
+        1 for coordinate directions, 1 / n_directions for random ones.
+    back : callable
+        Converts per-point results to the kind of the ``gamma`` given.
+    """
+
+    x: torch.Tensor
+    dx: torch.Tensor
+    n_gamma: int
+    scale: float
+    back: Callable[[Any], Any]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _check_generator_points(generator: Any, gamma: Any, theta: Any) -> tuple[Any, Any]:
+    if not isinstance(generator, ClassManifolds):
+        raise TypeError(
+            f"generator must be a repgeo ClassManifolds; got {type(generator).__name__}."
+        )
+    gamma_arr = check_array(gamma, name="gamma", shape_hint="(n_points, k_gamma)")
+    theta_arr = check_array(theta, name="theta", shape_hint="(n_points, k_theta)")
+    check_consistent_length(gamma_arr, theta_arr, names=["gamma", "theta"])
+    if gamma_arr.shape[1] != generator.k_gamma or theta_arr.shape[1] != generator.k_theta:
+        raise ValueError(
+            f"gamma and theta must have {generator.k_gamma} and {generator.k_theta} columns for this "
+            f"generator; got shapes {tuple(gamma_arr.shape)} and {tuple(theta_arr.shape)}."
+        )
+    return gamma_arr, theta_arr
+
+
+def _directions(
+    generator: ClassManifolds, n_directions: int | None, random_state: Any
+) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    dtype, dev = generator.gammas.dtype, generator.gammas.device
+    kg, kt = generator.k_gamma, generator.k_theta
+    if n_directions is None:
+        Vg, Vt, scale = torch.eye(kg, dtype=dtype), torch.eye(kt, dtype=dtype), 1.0
+    else:
+        n_directions = check_positive_int(n_directions, "n_directions")
+        g = torch_generator(random_state)
+        Vg = torch.randn(n_directions, kg, generator=g, dtype=dtype)
+        Vt = torch.randn(n_directions, kt, generator=g, dtype=dtype)
+        scale = 1.0 / n_directions
+    Dg = torch.cat([Vg, torch.zeros(Vt.shape[0], kg, dtype=dtype)]).to(dev)
+    Dt = torch.cat([torch.zeros(Vg.shape[0], kt, dtype=dtype), Vt]).to(dev)
+    return Dg, Dt, Vg.shape[0], scale
+
+
+def _gen_chunk(
+    generator: ClassManifolds, g: torch.Tensor, t: torch.Tensor, Dg: torch.Tensor, Dt: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (b, D) and tangents (b, K, D) by vmapped JVPs of the generator."""
+
+    def gen_single(gi: torch.Tensor, ti: torch.Tensor) -> torch.Tensor:
+        return generator.generate(gi[None], ti[None])[0]
+
+    def point(gi: torch.Tensor, ti: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, dx = torch.func.vmap(lambda dg, dt: torch.func.jvp(gen_single, (gi, ti), (dg, dt)))(
+            Dg, Dt
+        )
+        return x[0], dx
+
+    x, dx = torch.func.vmap(point)(g, t)
+    return x.detach(), dx.detach()
+
+
+def generator_tangents(
+    generator: ClassManifolds,
+    gamma: Any,
+    theta: Any,
+    *,
+    n_directions: int | None = None,
+    random_state: Any = 0,
+) -> GeneratorTangents:
+    """The generator's tangents at (γ, θ), to evaluate :func:`invariance_from_tangents` for
+    many models, layers or checkpoints without recomputing them.
+
+    Parameters
+    ----------
+    generator, gamma, theta, n_directions, random_state
+        As in :func:`invariance`.
+
+    Returns
+    -------
+    GeneratorTangents
+        Holds ``n_points × (k_gamma + k_theta) × ambient_dim`` numbers (or ``2 · n_directions``
+        directions); :func:`invariance` itself streams them in chunks instead.
+
+    Examples
+    --------
+    >>> from repgeo.data import LinearSubspaces
+    >>> gen = LinearSubspaces(n_classes=3, k_gamma=2, k_theta=3, ambient_dim=10, random_state=0)
+    >>> ds = gen.sample(2)
+    >>> tan = generator_tangents(gen, ds.extra["gamma"], ds.extra["theta"])
+    >>> tuple(tan.dx.shape), tan.n_gamma
+    ((6, 5, 10), 2)
+    """
+    gamma_arr, theta_arr = _check_generator_points(generator, gamma, theta)
+    Dg, Dt, n_g, scale = _directions(generator, n_directions, random_state)
+    g_t, back = to_torch(gamma_arr)
+    t_t, _ = to_torch(theta_arr)
+    dtype, dev = generator.gammas.dtype, generator.gammas.device
+    x, dx = _gen_chunk(generator, g_t.to(dev, dtype), t_t.to(dev, dtype), Dg, Dt)
+    return GeneratorTangents(x=x, dx=dx, n_gamma=n_g, scale=scale, back=back)
+
+
+def _net_sq(
+    single: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dx: torch.Tensor
+) -> torch.Tensor:
+    """Squared norms (b, K) of J_h(x) dx by vmapped JVPs of the network."""
+
+    def point(xi: torch.Tensor, dxi: torch.Tensor) -> torch.Tensor:
+        return torch.func.vmap(lambda v: torch.func.jvp(single, (xi,), (v,))[1])(dxi)
+
+    dh = torch.func.vmap(point)(x, dx)
+    return dh.detach().to(torch.float64).pow(2).sum(-1).cpu()
+
+
+def _summarise(sq: dict[str, torch.Tensor], back: Callable[[Any], Any]) -> dict[str, Any]:
+    gain_t = float((sq["h_theta"].sum() / sq["x_theta"].sum().clamp_min(1e-300)).sqrt())
+    gain_g = float((sq["h_gamma"].sum() / sq["x_gamma"].sum().clamp_min(1e-300)).sqrt())
+    out: dict[str, Any] = {
+        "ratio": gain_t / gain_g if gain_g > 0 else float("inf"),
+        "gain_theta": gain_t,
+        "gain_gamma": gain_g,
+    }
+    for k, v in sq.items():
+        out[k] = back(v.sqrt().to(torch.float32))
+    return out
+
+
+def _accumulate(
+    sq: dict[str, torch.Tensor],
+    sl: slice,
+    dx: torch.Tensor,
+    dh2: torch.Tensor,
+    n_g: int,
+    scale: float,
+) -> None:
+    dx2 = dx.to(torch.float64).pow(2).sum(-1).cpu()
+    sq["x_gamma"][sl] = dx2[:, :n_g].sum(1) * scale
+    sq["x_theta"][sl] = dx2[:, n_g:].sum(1) * scale
+    sq["h_gamma"][sl] = dh2[:, :n_g].sum(1) * scale
+    sq["h_theta"][sl] = dh2[:, n_g:].sum(1) * scale
+
+
+def _rows(K: int, D: int, n_out: int) -> int:
+    return chunk_rows(8.0 * K * (4 * D + 8 * n_out) * 4, maximum=4096)
+
+
+def _new_sq(n: int) -> dict[str, torch.Tensor]:
+    return {
+        k: torch.empty(n, dtype=torch.float64) for k in ("h_theta", "h_gamma", "x_theta", "x_gamma")
+    }
+
+
 def invariance(
     model: Any,
     generator: ClassManifolds,
@@ -428,86 +603,59 @@ def invariance(
     >>> res = invariance(lambda x: x @ P.T, gen, ds.extra["gamma"], ds.extra["theta"])
     >>> res["ratio"] < 1e-6
     True
-    >>> invariance(lambda x: x, gen, ds.extra["gamma"], ds.extra["theta"])["ratio"]
+    >>> round(invariance(lambda x: x, gen, ds.extra["gamma"], ds.extra["theta"])["ratio"], 6)
     1.0
     """
-    if not isinstance(generator, ClassManifolds):
-        raise TypeError(
-            f"generator must be a repgeo ClassManifolds; got {type(generator).__name__}."
-        )
-    gamma_arr = check_array(gamma, name="gamma", shape_hint="(n_points, k_gamma)")
-    theta_arr = check_array(theta, name="theta", shape_hint="(n_points, k_theta)")
-    check_consistent_length(gamma_arr, theta_arr, names=["gamma", "theta"])
-    if gamma_arr.shape[1] != generator.k_gamma or theta_arr.shape[1] != generator.k_theta:
-        raise ValueError(
-            f"gamma and theta must have {generator.k_gamma} and {generator.k_theta} columns for this "
-            f"generator; got shapes {tuple(gamma_arr.shape)} and {tuple(theta_arr.shape)}."
-        )
-    if n_directions is not None:
-        n_directions = check_positive_int(n_directions, "n_directions")
+    gamma_arr, theta_arr = _check_generator_points(generator, gamma, theta)
     single, dev, dtype = _single_fn(model, layer)
+    Dg, Dt, n_g, scale = _directions(generator, n_directions, random_state)
     g_t, back = to_torch(gamma_arr)
     t_t, _ = to_torch(theta_arr)
-    gen_dtype = generator.gammas.dtype
-    gen_dev = generator.gammas.device
-    g_t = g_t.to(gen_dev, gen_dtype)
-    t_t = t_t.to(gen_dev, gen_dtype)
-    kg, kt = generator.k_gamma, generator.k_theta
+    gdtype, gdev = generator.gammas.dtype, generator.gammas.device
+    g_t, t_t = g_t.to(gdev, gdtype), t_t.to(gdev, gdtype)
+    n, D = g_t.shape[0], generator.ambient_dim
+    n_out = _n_out(single, D, dev, dtype)
+    sq = _new_sq(n)
+    for sl in iter_chunks(n, _rows(Dg.shape[0], D, n_out)):
+        x, dx = _gen_chunk(generator, g_t[sl], t_t[sl], Dg, Dt)
+        dh2 = _net_sq(single, x.to(dev, dtype), dx.to(dev, dtype))
+        _accumulate(sq, sl, dx, dh2, n_g, scale)
+    return _summarise(sq, back)
 
-    def directions(k: int) -> torch.Tensor:
-        if n_directions is None:
-            return torch.eye(k, dtype=gen_dtype, device=gen_dev)
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(check_random_state(random_state).integers(2**62)))
-        return torch.randn(n_directions, k, generator=gen, dtype=gen_dtype).to(gen_dev)
 
-    Vg, Vt = directions(kg), directions(kt)
-    Dg = torch.cat([Vg, torch.zeros(Vt.shape[0], kg, dtype=gen_dtype, device=gen_dev)])
-    Dt = torch.cat([torch.zeros(Vg.shape[0], kt, dtype=gen_dtype, device=gen_dev), Vt])
-    n_g = Vg.shape[0]
-    K = Dg.shape[0]
-
-    def gen_single(g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return generator.generate(g[None], t[None])[0]
-
-    def gen_tangents(g: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        def one(dg: torch.Tensor, dt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return torch.func.jvp(gen_single, (g, t), (dg, dt))
-
-        x, dx = torch.func.vmap(one)(Dg, Dt)
-        return x[0], dx
-
-    def net_tangents(x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
-        return torch.func.vmap(lambda v: torch.func.jvp(single, (x,), (v,))[1])(dx)
-
-    n = g_t.shape[0]
-    D = generator.ambient_dim
+def _n_out(single: Callable[[torch.Tensor], torch.Tensor], D: int, dev: Any, dtype: Any) -> int:
     with torch.no_grad():
-        n_out = int(single(torch.zeros(D, dtype=dtype, device=dev)).numel())
-    sq = {
-        k: torch.empty(n, dtype=torch.float64) for k in ("h_theta", "h_gamma", "x_theta", "x_gamma")
-    }
-    rows = chunk_rows(8.0 * K * (4 * D + 8 * n_out) * 4, maximum=4096)
-    for sl in iter_chunks(n, rows):
-        x, dx = torch.func.vmap(gen_tangents)(g_t[sl], t_t[sl])  # (b, D), (b, K, D)
-        dh = torch.func.vmap(net_tangents)(x.to(dev, dtype), dx.to(dev, dtype))  # (b, K, n_out)
-        dx2 = dx.detach().to(torch.float64).pow(2).sum(-1).cpu()
-        dh2 = dh.detach().to(torch.float64).pow(2).sum(-1).cpu()
-        scale = 1.0 if n_directions is None else 1.0 / n_directions
-        sq["x_gamma"][sl] = dx2[:, :n_g].sum(1) * scale
-        sq["x_theta"][sl] = dx2[:, n_g:].sum(1) * scale
-        sq["h_gamma"][sl] = dh2[:, :n_g].sum(1) * scale
-        sq["h_theta"][sl] = dh2[:, n_g:].sum(1) * scale
-    gain_t = float((sq["h_theta"].sum() / sq["x_theta"].sum().clamp_min(1e-300)).sqrt())
-    gain_g = float((sq["h_gamma"].sum() / sq["x_gamma"].sum().clamp_min(1e-300)).sqrt())
-    out: dict[str, Any] = {
-        "ratio": gain_t / gain_g if gain_g > 0 else float("inf"),
-        "gain_theta": gain_t,
-        "gain_gamma": gain_g,
-    }
-    for k, v in sq.items():
-        out[k] = back(v.sqrt().to(g_t.dtype if g_t.is_floating_point() else torch.float32))
-    return out
+        return int(single(torch.zeros(D, dtype=dtype, device=dev)).numel())
+
+
+def invariance_from_tangents(
+    model: Any, tangents: GeneratorTangents, *, layer: str | None = None
+) -> dict[str, Any]:
+    """:func:`invariance` with the generator's tangents precomputed by
+    :func:`generator_tangents` (same results, no generator JVPs).
+
+    Examples
+    --------
+    >>> from repgeo.data import LinearSubspaces
+    >>> gen = LinearSubspaces(n_classes=3, k_gamma=2, k_theta=3, ambient_dim=10, random_state=0)
+    >>> ds = gen.sample(2)
+    >>> tan = generator_tangents(gen, ds.extra["gamma"], ds.extra["theta"])
+    >>> round(invariance_from_tangents(lambda x: 3.0 * x, tan)["ratio"], 6)
+    1.0
+    """
+    if not isinstance(tangents, GeneratorTangents):
+        raise TypeError(
+            f"tangents must come from generator_tangents(); got {type(tangents).__name__}."
+        )
+    single, dev, dtype = _single_fn(model, layer)
+    n, K, D = tangents.dx.shape
+    n_out = _n_out(single, D, dev, dtype)
+    sq = _new_sq(n)
+    for sl in iter_chunks(n, _rows(K, D, n_out)):
+        dx = tangents.dx[sl]
+        dh2 = _net_sq(single, tangents.x[sl].to(dev, dtype), dx.to(dev, dtype))
+        _accumulate(sq, sl, dx, dh2, tangents.n_gamma, tangents.scale)
+    return _summarise(sq, tangents.back)
 
 
 class InvarianceRatio:
@@ -525,7 +673,7 @@ class InvarianceRatio:
     >>> from repgeo.data import LinearSubspaces
     >>> gen = LinearSubspaces(n_classes=3, k_gamma=2, k_theta=2, ambient_dim=10, random_state=0)
     >>> ds = gen.sample(3)
-    >>> InvarianceRatio(gen).score(lambda x: 2.0 * x, ds.extra["gamma"], ds.extra["theta"])
+    >>> round(InvarianceRatio(gen).score(lambda x: 2.0 * x, ds.extra["gamma"], ds.extra["theta"]), 6)
     1.0
     """
 
@@ -599,60 +747,72 @@ class RidgeProbe:
 
     def fit(self, Z: Any, T: Any) -> RidgeProbe:
         """Fit on features ``Z`` (n, d) and targets ``T`` (n,) or (n, t)."""
-        Z = to_numpy(check_array(Z, name="Z", min_samples=2)).astype(np.float64)
-        T = to_numpy(
-            check_array(
-                T, name="T", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
-            )
+        Z = check_array(Z, name="Z", min_samples=2)
+        T = check_array(
+            T, name="T", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
         )
-        T = T.astype(np.float64).reshape(T.shape[0], -1)
         check_consistent_length(Z, T, names=["Z", "T"])
-        zm, tm = Z.mean(0), T.mean(0)
-        U, s, Vt = np.linalg.svd(Z - zm, full_matrices=False)
-        UtT = U.T @ (T - tm)
-        n = Z.shape[0]
+        Zt, _ = to_torch(Z, dtype=torch.float64)
+        Tt, _ = to_torch(T, dtype=torch.float64)
+        Tt = Tt.reshape(Tt.shape[0], -1).to(Zt.device)
+        zm, tm = Zt.mean(0), Tt.mean(0)
+        Zc, Tc = Zt - zm, Tt - tm
+        n, d = Zc.shape
+        # eigen-decomposition of the smaller Gram matrix: O(n d min(n, d)), no n × n when n > d
+        w, E = torch.linalg.eigh(Zc.T @ Zc if d <= n else Zc @ Zc.T)
+        keep = w > 1e-12 * max(float(w.max()), 1e-300)
+        s2, E = w[keep], E[:, keep]
+        if d <= n:  # E = right singular vectors V; U^T T = V^T Z^T T / s
+            B = E.T @ (Zc.T @ Tc)
+            UtT = B / s2.sqrt()[:, None]
+        else:  # E = left singular vectors U
+            UtT = E.T @ Tc
         if self.alphas is None:
-            smax2 = float(s[0] ** 2) if s.size and s[0] > 0 else 1.0
-            alphas = smax2 * np.logspace(-8, 2, 41)
+            smax2 = float(s2.max()) if s2.numel() else 1.0
+            alphas = (smax2 * np.logspace(-8, 2, 41)).tolist()
         else:
-            alphas = np.asarray(check_array(self.alphas, name="alphas", ndim=1), dtype=np.float64)
+            alphas = to_numpy(check_array(self.alphas, name="alphas", ndim=1)).astype(np.float64)
             if np.any(alphas <= 0):
                 raise ValueError(f"alphas must be positive; got {alphas.tolist()}.")
-        resid_out = ((T - tm) ** 2).sum() - (UtT**2).sum()  # part of T outside span(U)
-        best, best_gcv = None, np.inf
-        for a in alphas:
-            f = s**2 / (s**2 + a)
-            rss = resid_out + (((1 - f)[:, None] * UtT) ** 2).sum()
-            dof = f.sum()
-            gcv = n * rss / max(n - dof, 1e-12) ** 2
-            if gcv < best_gcv:
-                best, best_gcv = a, gcv
+            alphas = alphas.tolist()
+        a = torch.as_tensor(alphas, dtype=torch.float64, device=Zt.device)[:, None]  # (A, 1)
+        f = s2[None, :] / (s2[None, :] + a)  # (A, r)
+        resid_out = (Tc**2).sum() - (UtT**2).sum()  # part of T outside span(U)
+        rss = resid_out + (((1 - f) ** 2) * (UtT**2).sum(1)[None, :]).sum(1)
+        # the intercept uses one degree of freedom: df = 1 + Σ f (interpolation → GCV = ∞)
+        gcv = n * rss / (n - 1 - f.sum(1)).clamp_min(1e-12) ** 2
+        best = alphas[int(torch.argmin(gcv))]
         self.alpha_ = float(best)
-        self.coef_ = Vt.T @ ((s / (s**2 + best))[:, None] * UtT)
-        self.intercept_ = tm - zm @ self.coef_
-        self._squeeze = T.shape[1] == 1
+        if d <= n:
+            coef = E @ (B / (s2 + best)[:, None])
+        else:
+            coef = Zc.T @ (E @ (UtT / (s2 + best)[:, None]))
+        self.coef_ = to_numpy(coef)
+        self.intercept_ = to_numpy(tm - zm @ coef)
         return self
 
-    def predict(self, Z: Any) -> np.ndarray:
-        """Predicted targets of shape (n, t)."""
+    def predict(self, Z: Any) -> Any:
+        """Predicted targets of shape (n, t), of ``Z``'s kind."""
         if not hasattr(self, "coef_"):
             raise ValueError("RidgeProbe is not fitted; call fit(Z, T) first.")
-        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+        Z = check_array(Z, name="Z")
         if Z.shape[1] != self.coef_.shape[0]:
             raise ValueError(
                 f"Z must have {self.coef_.shape[0]} features as in fit; got {Z.shape[1]}."
             )
-        return Z @ self.coef_ + self.intercept_
+        Zt, back = to_torch(Z)
+        coef = torch.as_tensor(self.coef_, device=Zt.device)
+        out = Zt.to(torch.float64) @ coef + torch.as_tensor(self.intercept_, device=Zt.device)
+        return back(out)
 
     def score(self, Z: Any, T: Any) -> float:
         """Variance-weighted R² = 1 − Σ residual² / Σ (T − mean T)² over all targets."""
-        P = self.predict(Z)
-        T = (
-            to_numpy(check_array(T, name="T", ndim=(1, 2)))
-            .astype(np.float64)
-            .reshape(P.shape[0], -1)
-        )
+        P = to_numpy(self.predict(Z)).astype(np.float64)
+        T = to_numpy(check_array(T, name="T", ndim=(1, 2))).astype(np.float64)
         check_consistent_length(P, T, names=["Z", "T"])
+        T = T.reshape(P.shape[0], -1)
+        if T.shape[1] != P.shape[1]:
+            raise ValueError(f"T must have {P.shape[1]} target(s) as in fit; got {T.shape[1]}.")
         ss_tot = ((T - T.mean(0)) ** 2).sum()
         ss_res = ((T - P) ** 2).sum()
         return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
