@@ -57,6 +57,24 @@ def _class_index(y: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray, np.n
     return classes[ok], order, starts[ok], counts[ok]
 
 
+def _without_replacement(rng: np.random.Generator, n: np.ndarray, size: int) -> np.ndarray:
+    """``size`` distinct integers in ``[0, n)`` for every entry of ``n`` (shape ``n.shape + (size,)``),
+    in uniformly random order.
+
+    Sequential sampling: the j-th draw is uniform over the ``n - j`` values not drawn yet,
+    obtained by shifting a uniform draw past the earlier ones in increasing order.
+    """
+    chosen = np.empty((*n.shape, size), dtype=np.int64)
+    for j in range(size):
+        r = (rng.random(n.shape) * (n - j)).astype(np.int64)
+        if j:
+            prev = np.sort(chosen[..., :j], axis=-1)
+            for t in range(j):
+                r += r >= prev[..., t]
+        chosen[..., j] = r
+    return chosen
+
+
 def _draw_block(
     rng: np.random.Generator,
     n_episodes: int,
@@ -68,21 +86,13 @@ def _draw_block(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class positions (E, W) and sample indices (E, W, size), each class's draws distinct."""
     C = counts.size
-    if n_way == C:
+    if n_way <= 32 and n_way < C:  # few ways: O(W²) per episode, no (E, C) array
+        ways = _without_replacement(rng, np.full((n_episodes, 1), C), n_way)[:, 0]
+    elif n_way == C:
         ways = np.argsort(rng.random((n_episodes, C)), axis=1)
     else:
         ways = np.argpartition(rng.random((n_episodes, C)), n_way - 1, axis=1)[:, :n_way]
-    n_c = counts[ways]  # (E, W)
-    chosen = np.empty((n_episodes, n_way, size), dtype=np.int64)
-    # sequential sampling without replacement: the j-th draw is uniform over the n_c - j
-    # positions not drawn yet (shift past the earlier draws in increasing order)
-    for j in range(size):
-        r = (rng.random((n_episodes, n_way)) * (n_c - j)).astype(np.int64)
-        if j:
-            prev = np.sort(chosen[..., :j], axis=-1)
-            for t in range(j):
-                r += r >= prev[..., t]
-        chosen[..., j] = r
+    chosen = _without_replacement(rng, counts[ways], size)
     return ways, order[starts[ways][..., None] + chosen]
 
 
@@ -172,8 +182,9 @@ def _score_chunk(
     E, W, k = support.shape
     q = query.shape[2]
     dev = Zt.device
-    S = Zt[torch.as_tensor(support, device=dev)]  # (E, W, k, d)
-    Q = Zt[torch.as_tensor(query.reshape(E, W * q), device=dev)]  # (E, Wq, d)
+    d = Zt.shape[1]
+    S = Zt.index_select(0, torch.as_tensor(support.reshape(-1), device=dev)).reshape(E, W, k, d)
+    Q = Zt.index_select(0, torch.as_tensor(query.reshape(-1), device=dev)).reshape(E, W * q, d)
     if classifier == "prototype":
         P = S.mean(2)  # (E, W, d)
         if metric == "cosine":
@@ -266,7 +277,10 @@ def _score(
     d = Zt.shape[1]
     per_episode = Zt.element_size() * (W * (k + q) * d + 2 * W * q * W * k + W * d) + 64
     out = torch.empty(E, dtype=torch.float64, device=Zt.device)
-    for sl in iter_chunks(E, chunk_rows(per_episode, maximum=1 << 16)):
+    # besides the budget, keep each batch's score block to ~2^22 entries: small blocks stay in
+    # cache, and many-way episodes (scores of W·q queries × W·k candidates) go one at a time
+    cap = max(1, (1 << 22) // (W * q * W * (k if classifier == "nearest" else 1)))
+    for sl in iter_chunks(E, chunk_rows(per_episode, maximum=min(cap, 1 << 16))):
         out[sl] = _score_chunk(Zt, support[sl], query[sl], metric, classifier)
     return out
 
