@@ -5,7 +5,8 @@ anchors embedded by two encoders — estimate a map T with T(X) ≈ Y:
 
 * ``"orthogonal"`` — orthogonal Procrustes: with centred (and RMS-scaled) X, Y and the SVD
   XᵀY = U Σ Vᵀ, R = U Vᵀ minimises ‖XR − Y‖_F over matrices with orthonormal rows/columns
-  (d_x ≠ d_y is allowed: R is then semi-orthogonal);
+  (d_x ≠ d_y is allowed: R is then semi-orthogonal; with fewer pairs than dimensions only the
+  anchors' span is rotated and the rest is mapped to zero — see ``_polar``);
 * ``"affine"`` — least squares with an intercept: Y ≈ X W + b (W unconstrained);
 * ``"lstsq_ortho"`` — the least-squares W projected to the nearest (semi-)orthogonal matrix
   (the polar factor U Vᵀ of W = U Σ Vᵀ).
@@ -63,9 +64,17 @@ def _moments(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[torch.T
     return mx, my, xy, xx, ssx, ssy
 
 
-def _polar(W: torch.Tensor) -> torch.Tensor:
-    U, _, Vh = torch.linalg.svd(W, full_matrices=False)
-    return U @ Vh
+def _polar(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:
+    """Polar factor U Vᵀ of W, restricted to W's numerical rank.
+
+    With fewer pairs than dimensions, W = XᵀY is rank-deficient and the orthogonal Procrustes
+    minimiser is not unique on the null space; an arbitrary rotation there would scramble the
+    components of new points outside the anchors' span. Keeping only the singular directions
+    above ``rtol · σ_max`` gives the minimum-norm solution (a partial isometry) instead.
+    """
+    U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+    keep = S > rtol * S.max().clamp_min(1e-300)
+    return U[:, keep] @ Vh[keep]
 
 
 class LatentAligner(TransformerMixin, BaseEstimator):

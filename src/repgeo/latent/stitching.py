@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from threadpoolctl import threadpool_limits
 
 from .._backend import to_numpy
 from .._validation import check_array, check_choice, check_consistent_length, check_labels
@@ -37,9 +38,9 @@ _ALIGN = {"procrustes": "orthogonal", "affine": "affine", "lstsq_ortho": "lstsq_
 
 
 class StitchingHead(ClassifierMixin, BaseEstimator):
-    """A linear classification head: standardisation + multinomial logistic regression.
+    """A linear classification head: input scaling + multinomial logistic regression.
 
-    The scaler is part of the head: it is fitted on the head's own training space and reused
+    The scaling is part of the head: it is fitted on the head's own training space and reused
     unchanged on stitched inputs (nothing is re-fitted on the encoder's data).
 
     Parameters
@@ -47,7 +48,12 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
     C : float, default=1.0
         Inverse L2 regularisation strength.
     max_iter : int, default=1000
-    standardize : bool, default=True
+    scaling : {"isotropic", "standard", "none"}, default="isotropic"
+        ``"isotropic"`` centres and divides by one global RMS norm, which commutes with
+        rotations (a rotated copy of the training space is scaled the same way);
+        ``"standard"`` scales every feature to unit variance, which is *not* rotation
+        equivariant and blows up near-constant directions — stitched inputs that differ there
+        (after an alignment fitted on few anchors, say) then break the head.
 
     Examples
     --------
@@ -62,34 +68,51 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
 
     higher_is_better = True
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 1000, standardize: bool = True) -> None:
+    def __init__(self, *, C: float = 1.0, max_iter: int = 1000, scaling: str = "isotropic") -> None:
         self.C = C
         self.max_iter = max_iter
-        self.standardize = standardize
+        self.scaling = scaling
+
+    def _scale(self, Z: np.ndarray) -> np.ndarray:
+        return (Z - self.mean_) / self.scale_
 
     def fit(self, Z: Any, y: Any) -> StitchingHead:
+        """Fit the scaling and the classifier on ``Z`` (n_samples, n_features) and labels ``y``."""
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
-        Z = to_numpy(check_array(Z, name="Z"))
+        check_choice(self.scaling, "scaling", ("isotropic", "standard", "none"))
+        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
         y = check_labels(y, n_samples=Z.shape[0])
-        steps = [StandardScaler()] if self.standardize else []
-        self.pipeline_ = make_pipeline(*steps, LogisticRegression(C=self.C, max_iter=self.max_iter))
-        self.pipeline_.fit(Z, y)
-        self.classes_ = self.pipeline_.classes_
+        if self.scaling == "none":
+            self.mean_, self.scale_ = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
+        else:
+            self.mean_ = Z.mean(0)
+            if self.scaling == "standard":
+                self.scale_ = np.maximum(Z.std(0), 1e-12)
+            else:
+                self.scale_ = np.full(
+                    Z.shape[1], max(float(np.sqrt(((Z - self.mean_) ** 2).sum(1).mean())), 1e-12)
+                )
+        self.clf_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        # small dense problem: multi-threaded BLAS only adds overhead (and spins badly when the
+        # machine is oversubscribed), so fit single-threaded
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.clf_.fit(self._scale(Z), y)
+        self.classes_ = self.clf_.classes_
         self.n_features_in_ = Z.shape[1]
         return self
 
     def predict(self, Z: Any) -> np.ndarray:
-        if not hasattr(self, "pipeline_"):
+        """Predicted labels for ``Z`` of shape (n_samples, n_features)."""
+        if not hasattr(self, "clf_"):
             raise ValueError("this StitchingHead is not fitted yet; call fit(Z, y) first.")
-        Z = to_numpy(check_array(Z, name="Z"))
+        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
         if Z.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"Z must have {self.n_features_in_} features (the head's input size); got {Z.shape[1]}."
             )
-        return self.pipeline_.predict(Z)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self.clf_.predict(self._scale(Z))
 
 
 @dataclass
