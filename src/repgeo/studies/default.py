@@ -34,6 +34,9 @@ from ._common import (
     manifold_generator,
     save_datasets,
 )
+from ._panels_coding import default_panel as coding_panel
+from .manifold_hashing import default_panel as hashing_panel
+from .riemann import default_panel as geometry_panel
 
 __all__ = ["STUDY"]
 
@@ -256,6 +259,13 @@ STAGES = [
     Stage("train_manifold", train_manifold, title="Training on class manifolds"),
     Stage("train_digits", train_digits, title="Training on digits"),
     Stage("embeddings", embeddings, title="Training curves and embeddings"),
+    Stage(
+        "hashing",
+        hashing_panel,
+        title="Manifold hashing: invariance, separation, one-shot transfer",
+    ),
+    Stage("geometry", geometry_panel, title="Riemannian geometry: volume on a digits plane"),
+    Stage("coding_id", coding_panel, title="Coding rate and intrinsic dimension over training"),
 ]
 
 STUDY = Study(
