@@ -348,6 +348,18 @@ def test_bad_membership():
         doubly_stochastic_membership(Z[:1])
     with memory_budget(10_000), pytest.raises(ValueError, match="memory budget"):
         doubly_stochastic_membership(np.random.default_rng(0).standard_normal((100, 3)))
+    nan = np.random.default_rng(0).standard_normal((8, 3))
+    nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        doubly_stochastic_membership(nan)
+    with pytest.raises(ValueError, match="NaN"):
+        membership_clustering(np.full((3, 3), np.nan), 2)
+    with pytest.raises(ValueError, match="NaN"):
+        ManifoldClustering(n_clusters=2).fit(nan)
+    with pytest.raises(ValueError, match="n_clusters must be <= 6"):
+        ManifoldClustering(n_clusters=7).fit(Z)
+    with pytest.raises(TypeError, match="n_clusters"):
+        ManifoldClustering(n_clusters=2.0).fit(Z)
     with pytest.raises(ValueError, match="same length"):
         clustering_accuracy([0, 1, 1], [0, 1])
     with pytest.raises(ValueError, match="NaN"):

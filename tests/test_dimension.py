@@ -216,6 +216,7 @@ def test_regular_lattice_is_infinite_with_warning():
         lambda X: local_id(X, 3),
         twonn_ratios,
         lambda X: TwoNN().fit(X),
+        lambda X: LevinaBickel(k=3).fit(X),
     ],
 )
 def test_bad_input(fn):
