@@ -138,6 +138,7 @@ def _plot(
         ax_d.axhline(refs[model]["twonn"], color="0.5", ls=":", lw=1, label="input")
         for ax in (ax_r, ax_d):
             ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(left=0)
             ax.set_xlabel("epoch")
         ax_r.set(ylabel="ΔR (nats)", title=f"{model}: coding rate reduction")
         ax_d.set(ylabel="TwoNN ID", title=f"{model}: intrinsic dimension")
@@ -151,6 +152,10 @@ def _plot(
         "and the TwoNN intrinsic dimension of the training-class representations. Dotted: the same "
         "quantities of the raw input.",
     )
+
+
+def _r(v: Any) -> Any:
+    return round(float(v), 3) if isinstance(v, (int, float)) else v
 
 
 def _report(
@@ -167,24 +172,26 @@ def _report(
                 "model": model,
                 "layer": "input",
                 "epoch": "-",
-                "ΔR seen": refs[model]["delta_r"],
-                "ΔR unseen": refs[model].get("delta_r_unseen", ""),
-                "TwoNN": refs[model]["twonn"],
-                "Levina–Bickel (k=20)": extra[model]["input"],
+                "ΔR seen": _r(refs[model]["delta_r"]),
+                "ΔR unseen": _r(refs[model].get("delta_r_unseen", "")),
+                "TwoNN": _r(refs[model]["twonn"]),
+                "Levina–Bickel (k=20)": _r(extra[model]["input"]),
             }
         )
         for layer, series in res["delta_r"].items():
             first, last = next(iter(series)), list(series)[-1]
-            for epoch in (first, last):
+            for epoch in dict.fromkeys((first, last)):
                 rows.append(
                     {
                         "model": model,
                         "layer": layer,
                         "epoch": int(epoch),
-                        "ΔR seen": series[epoch],
-                        "ΔR unseen": res.get("delta_r_unseen", {}).get(layer, {}).get(epoch, ""),
-                        "TwoNN": res["twonn"][layer][epoch],
-                        "Levina–Bickel (k=20)": extra[model].get(f"{layer}@{epoch}", ""),
+                        "ΔR seen": _r(series[epoch]),
+                        "ΔR unseen": _r(
+                            res.get("delta_r_unseen", {}).get(layer, {}).get(epoch, "")
+                        ),
+                        "TwoNN": _r(res["twonn"][layer][epoch]),
+                        "Levina–Bickel (k=20)": _r(extra[model].get(f"{layer}@{epoch}", "")),
                     }
                 )
     ctx.table("Coding rate reduction and intrinsic dimension (first and last checkpoint)", rows)
@@ -255,19 +262,22 @@ def default_panel(ctx: RunContext) -> None:
             ds.get("unseen"),
         )
     results = _run(ctx, entries, hidden_layers, "coding_id")
-    man = results["manifold"]
-    last = {layer: list(s.values())[-1] for layer, s in man["delta_r"].items()}
-    first = {layer: next(iter(s.values())) for layer, s in man["delta_r"].items()}
-    ids = {layer: list(s.values())[-1] for layer, s in man["twonn"].items()}
+
+    def change(model: str, key: str) -> str:
+        series = results[model][key]
+        return ", ".join(
+            f"{layer} {next(iter(s.values())):.2f} → {list(s.values())[-1]:.2f}"
+            for layer, s in series.items()
+        )
+
     ctx.text(
-        "Rate reduction ΔR measures how much the classes are individually compressed and jointly "
-        "spread out (Yu et al., 2020); the TwoNN estimate (Facco et al., 2017) is the intrinsic "
-        "dimension of the representation at the scale of nearest neighbours. On the class manifolds, "
-        "ΔR of the seen classes goes from "
-        + ", ".join(f"{layer}: {first[layer]:.2f} → {last[layer]:.2f}" for layer in last)
-        + " nats from initialisation to the end of training; the final TwoNN dimensions are "
-        + ", ".join(f"{layer}: {v:.1f}" for layer, v in ids.items())
-        + ". Dashed curves show whether the compression carries over to classes never seen in training."
+        "Rate reduction ΔR = R − R_c measures how much the classes are individually compressed and "
+        "jointly spread out (Yu et al., 2020; nats, ε² = 0.5); the TwoNN estimate (Facco et al., 2017) "
+        "is the intrinsic dimension of the representation at the scale of nearest neighbours. From "
+        f"initialisation to the end of training, ΔR of the seen classes moves as: class manifolds "
+        f"{change('manifold', 'delta_r')}; digits {change('digits', 'delta_r')}. TwoNN dimension: "
+        f"class manifolds {change('manifold', 'twonn')}; digits {change('digits', 'twonn')}. The "
+        "dashed curves (classes never seen in training) show whether the compression transfers."
     )
 
 
