@@ -10,8 +10,9 @@ within/between distance ratio), the invariance ratio ‖∂h/∂θ‖/‖∂h/�
 collision curves, and N-way one-shot / k-shot accuracy on unseen classes against the raw input,
 the untrained network and PCA.
 
-Stages: ``train`` → ``separation`` → ``invariance`` → ``collisions`` → ``one_shot`` →
-``summary``. :func:`default_panel` is the compact version wired into the default study.
+Stages: ``train`` → ``separation`` (separation, invariance, recoverability, effective rank over
+training) → ``collisions`` → ``one_shot`` → ``coding_id`` (ΔR and TwoNN ID, the coding module's
+panel) → ``summary``. :func:`default_panel` is the compact version wired into the default study.
 
 Metrics (``metrics.json``)
 --------------------------
@@ -27,7 +28,11 @@ Metrics (``metrics.json``)
     ``{dataset: {model: {"n_train_classes", "width", "depth", "trained", "untrained", "raw",
     "pca", "invariance_ratio"}}}``.
 ``hashing.recoverability``, ``hashing.effective_rank``, ``hashing.collision``
-    Per dataset and epoch (embedding layer).
+    Per dataset (and epoch, embedding layer).
+``hashing.summary``
+    The answer in sentences, with the numbers.
+``coding.delta_r``, ``coding.delta_r_unseen``, ``id.twonn`` (...)
+    Written by the coding/dimension panel for the base models.
 """
 
 from __future__ import annotations
