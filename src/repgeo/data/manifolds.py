@@ -262,7 +262,7 @@ class RandomNetworkManifolds(ClassManifolds):
     def _raw(self, gamma: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         h = torch.cat([gamma, theta], dim=-1)
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            h = h @ W.to(h.dtype).T + b.to(h.dtype)
+            h = h @ W.to(h).T + b.to(h)
             if i < len(self.weights) - 1:
                 h = self._act(h)
         return h
@@ -331,7 +331,7 @@ class LinearSubspaces(ClassManifolds):
         self.B = torch.randn(self.ambient_dim, self.k_theta, generator=g) / np.sqrt(self.k_theta)
 
     def generate(self, gamma: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        return gamma @ self.A.to(gamma.dtype).T + theta @ self.B.to(theta.dtype).T
+        return gamma @ self.A.to(gamma).T + theta @ self.B.to(theta).T
 
     def invariant_projection(self) -> torch.Tensor:
         """Orthogonal projector (D, D) onto the complement of span(B): P x depends on γ only."""
