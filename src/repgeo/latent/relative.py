@@ -209,11 +209,11 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
             return (Z @ A.T) / math.sqrt(A.shape[1])
         if p == "basis":
             return Z @ self._pinv.to(Z)
-        # distances are translation invariant: centre on the anchor mean to limit cancellation
-        mu = A.mean(0)
-        if p == "euclidean":
-            return torch.cdist(Z - mu, A - mu, p=2.0)
-        return torch.cdist(Z - mu, A - mu, p=1.0, compute_mode="donot_use_mm_for_euclid_dist")
+        # direct differences (not the |x|² + |a|² − 2x·a expansion, whose cancellation costs
+        # √eps absolute error near coincident points); exactly shift-invariant
+        return torch.cdist(
+            Z, A, p=2.0 if p == "euclidean" else 1.0, compute_mode="donot_use_mm_for_euclid_dist"
+        )
 
     # ------------------------------------------------------------------ transform
     def transform(self, X: Any) -> Any:
@@ -241,7 +241,9 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
         A = self.anchors_.to(device=Xt.device, dtype=dtype)
         n, d, k = Xt.shape[0], self.n_features_in_, self.n_anchors_
         itemsize = torch.finfo(dtype).bits // 8
-        per_row = itemsize * (3 * d + 3 * k + (k * d if self.projection == "l1" else 0))
+        per_row = itemsize * (
+            3 * d + 3 * k + (k * d if self.projection in ("l1", "euclidean") else 0)
+        )
         out = torch.empty((n, k), dtype=dtype, device=Xt.device)
         for sl in iter_chunks(n, chunk_rows(per_row)):
             Z = self._prepare(Xt[sl].to(dtype))

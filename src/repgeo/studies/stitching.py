@@ -62,18 +62,19 @@ _METHOD_LABEL = {
     "procrustes": "Procrustes-aligned",
 }
 
-_DIGIT_MODELS = {
-    "relu-s0": {"hidden": [128, 64], "activation": "relu", "seed": 0},
-    "relu-s1": {"hidden": [128, 64], "activation": "relu", "seed": 1},
-    "relu-wide-s2": {"hidden": [256, 64], "activation": "relu", "seed": 2},
-    "tanh-s3": {"hidden": [128, 64], "activation": "tanh", "seed": 3},
-    "gelu-d96-s4": {"hidden": [128, 96], "activation": "gelu", "seed": 4},
-}
+# a list (not a mapping) so that a config file or override replaces the whole panel
+_MODELS = [
+    {"name": "relu-s0", "hidden": [128, 64], "activation": "relu", "seed": 0},
+    {"name": "relu-s1", "hidden": [128, 64], "activation": "relu", "seed": 1},
+    {"name": "relu-wide-s2", "hidden": [256, 64], "activation": "relu", "seed": 2},
+    {"name": "tanh-s3", "hidden": [128, 64], "activation": "tanh", "seed": 3},
+    {"name": "gelu-d96-s4", "hidden": [128, 96], "activation": "gelu", "seed": 4},
+]
 
 CONFIG: dict[str, Any] = {
     "digits": {
         "test_fraction": 0.25,
-        "models": _DIGIT_MODELS,
+        "models": _MODELS,
         "train": {
             "epochs": 40,
             "batch_size": 64,
@@ -94,7 +95,7 @@ CONFIG: dict[str, Any] = {
         "noise": 0.05,
         "n_per_class": 200,
         "test_fraction": 0.25,
-        "models": _DIGIT_MODELS,
+        "models": _MODELS,
         "train": {
             "epochs": 40,
             "batch_size": 64,
@@ -143,8 +144,11 @@ def _train_panel(
     if label_map is not None:
         arrays["y_train"] = np.array([label_map[int(v)] for v in train_ds.y])
         arrays["y_test"] = np.array([label_map[int(v)] for v in test_ds.y])
-    models = cfg["models"]
-    for mname, spec in ctx.progress(list(models.items()), f"training {name} models"):
+    models = [str(spec["name"]) for spec in cfg["models"]]
+    if len(set(models)) != len(models):
+        raise ValueError(f"{name}.models must have distinct names; got {models}.")
+    for spec in ctx.progress(cfg["models"], f"training {name} models"):
+        mname = str(spec["name"])
         widths = [train_ds.n_features, *spec["hidden"], n_classes]
         model = MLP(
             widths,
@@ -176,7 +180,7 @@ def _train_panel(
                 "test accuracy": round(hist["val_acc"][-1], 4),
             }
         )
-    arrays["__models"] = np.array(list(models))
+    arrays["__models"] = np.array(models)
     ctx.save_arrays(f"{name}_embeddings", **arrays)
     ctx.table(f"{name}: model panel", rows)
 

