@@ -17,8 +17,9 @@ Cases (full; ``--quick`` shrinks every size):
   virtual environment ``.peers/latentis`` (created on first use with ``pip install latentis``).
   latentis has no Jaccard/MRR implementation, so it appears only in the CKA cases.
 
-Every measurement runs in a fresh process; inputs are generated there before the clock starts, and
-the peak resident memory added by the computation (over the inputs) is reported. Both sides use the
+Inputs are generated once per case and saved as .npy; every measurement runs in a fresh process
+that loads them before the clock starts, and the peak resident memory added by the computation
+(over the loaded inputs) is reported. Both sides use the
 same number of threads (``--threads``, default 1: the development machine is shared).
 
     .venv/bin/python benchmarks/latent.py             # full (the 200k case takes a long time)
@@ -117,7 +118,7 @@ def _peak_mb() -> float:
 
 
 def measure(job: dict) -> dict:
-    """Run one side of one case in this (fresh) process."""
+    """Run one side of one case in this (fresh) process; inputs are loaded from .npy files."""
     os.environ["REPGEO_PROGRESS"] = "0"
     import torch
 
@@ -134,8 +135,7 @@ def measure(job: dict) -> dict:
     import repgeo.neighbors
 
     repgeo.neighbors._faiss()
-    gen = retrieval_data if job["data"] == "retrieval" else cka_data
-    X, Y = gen(job["n"], job["d"])
+    X, Y = np.load(job["X"]), np.load(job["Y"])
     base = _peak_mb()
     with threadpool_limits(job["threads"]):
         t0 = time.perf_counter()
@@ -168,9 +168,19 @@ def _run(job: dict, X, Y):
     raise ValueError(what)
 
 
-def run_job(**job) -> dict:
+def run_job(data: tuple[str, str], **job) -> dict:
+    job["X"], job["Y"] = data
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
         return ex.submit(measure, job).result()
+
+
+def saved(tmp: str, kind: str, n: int, d: int) -> tuple[str, str]:
+    """Generate a case's inputs once and save them; measurements load them from disk."""
+    X, Y = (retrieval_data if kind == "retrieval" else cka_data)(n, d)
+    px, py = f"{tmp}/{kind}_{n}_{d}_X.npy", f"{tmp}/{kind}_{n}_{d}_Y.npy"
+    np.save(px, X)
+    np.save(py, Y)
+    return px, py
 
 
 # ----------------------------------------------------------------------------- latentis (peer)
@@ -222,18 +232,15 @@ def ensure_peer() -> str | None:
     return None
 
 
-def run_peer(kind: str, n: int, d: int, threads: int, sigma: float = 0.0) -> dict:
-    X, Y = cka_data(n, d)
+def run_peer(kind: str, data: tuple[str, str], threads: int, sigma: float = 0.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        np.save(f"{tmp}/X.npy", X)
-        np.save(f"{tmp}/Y.npy", Y)
         Path(f"{tmp}/peer.py").write_text(PEER_SCRIPT)
         proc = subprocess.run(
             [
                 str(PEER / "bin" / "python"),
                 f"{tmp}/peer.py",
-                f"{tmp}/X.npy",
-                f"{tmp}/Y.npy",
+                data[0],
+                data[1],
                 kind,
                 str(threads),
                 str(sigma),
@@ -265,11 +272,12 @@ def bench_line(case: str, ours: dict, anchor: dict, extra: str = "") -> None:
     )
 
 
-def similarity_case(case: str, n: int, d: int, k: int, block: int | None, threads: int) -> None:
-    ours = run_job(what="ours_similarity", data="retrieval", n=n, d=d, k=k, threads=threads)
-    anchor = run_job(
-        what="dense_similarity", data="retrieval", n=n, d=d, k=k, block=block, threads=threads
-    )
+def similarity_case(
+    tmp: str, case: str, n: int, d: int, k: int, block: int | None, threads: int
+) -> None:
+    data = saved(tmp, "retrieval", n, d)
+    ours = run_job(data, what="ours_similarity", k=k, threads=threads)
+    anchor = run_job(data, what="dense_similarity", k=k, block=block, threads=threads)
     o, a = ours["value"], anchor["value"]
     bench_line(case, ours, anchor)
     print(
@@ -280,9 +288,10 @@ def similarity_case(case: str, n: int, d: int, k: int, block: int | None, thread
     )
 
 
-def cka_case(case: str, what_anchor: str, n: int, d: int, threads: int) -> None:
-    ours = run_job(what="ours_linear_cka", data="cka", n=n, d=d, threads=threads)
-    anchor = run_job(what=what_anchor, data="cka", n=n, d=d, threads=threads)
+def cka_case(tmp: str, case: str, what_anchor: str, n: int, d: int, threads: int) -> None:
+    data = saved(tmp, "cka", n, d)
+    ours = run_job(data, what="ours_linear_cka", threads=threads)
+    anchor = run_job(data, what=what_anchor, threads=threads)
     bench_line(case, ours, anchor)
     print(
         f"  {case}: n={n} d={d}; ours CKA={ours['value']:.8f} anchor CKA={anchor['value']:.8f} |diff|={abs(ours['value'] - anchor['value']):.1e}",
@@ -290,7 +299,7 @@ def cka_case(case: str, what_anchor: str, n: int, d: int, threads: int) -> None:
     )
 
 
-def latentis_cases(n: int, d: int, threads: int) -> None:
+def latentis_cases(tmp: str, n: int, d: int, threads: int) -> None:
     reason = ensure_peer()
     if reason is not None:
         print(
@@ -300,17 +309,17 @@ def latentis_cases(n: int, d: int, threads: int) -> None:
         return
     from repgeo.latent import median_bandwidth
 
-    X, _ = cka_data(n, d)
-    sigma = median_bandwidth(X)
+    data = saved(tmp, "cka", n, d)
+    sigma = median_bandwidth(np.load(data[0]))
     for kind in ("linear", "rbf"):
         case = f"{kind}_cka_{n // 1000}k_d{d}_latentis"
         try:
-            peer = run_peer(kind, n, d, threads, sigma)
+            peer = run_peer(kind, data, threads, sigma)
         except Exception as exc:
             print(f"  {case}: latentis failed ({exc}); ours not compared with it.", flush=True)
             continue
         what = "ours_linear_cka" if kind == "linear" else "ours_rbf_cka"
-        ours = run_job(what=what, data="cka", n=n, d=d, threads=threads, sigma=sigma)
+        ours = run_job(data, what=what, threads=threads, sigma=sigma)
         bench_line(case, ours, peer, extra=" (latentis: dense n×n kernels, H K H centring)")
         print(
             f"  {case}: n={n} d={d}{f' σ={sigma:.4f} (shared)' if kind == 'rbf' else ''}; ours CKA={ours['value']:.8f} "
@@ -328,19 +337,20 @@ def main() -> None:
     )
     args = p.parse_args()
     t = args.threads
-    if args.quick:
-        similarity_case("jaccard_mrr_5k_d64", 5000, 64, 10, 1024, t)
-        similarity_case("jaccard_mrr_5k_d64_dense", 5000, 64, 10, None, t)
-        cka_case("linear_cka_20k_d128", "dense_feature_cka", 20000, 128, t)
-        cka_case("linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t)
-        latentis_cases(1000, 128, t)
-        return
-    cka_case("linear_cka_100k_d512", "dense_feature_cka", 100_000, 512, t)
-    cka_case("linear_cka_5k_d512_gram", "gram_cka", 5000, 512, t)
-    latentis_cases(5000, 512, t)
-    similarity_case("jaccard_mrr_20k_d256_dense", 20_000, 256, 10, None, t)
-    if not args.skip_200k:
-        similarity_case("jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t)
+    with tempfile.TemporaryDirectory(prefix="repgeo-bench-latent-") as tmp:
+        if args.quick:
+            similarity_case(tmp, "jaccard_mrr_5k_d64", 5000, 64, 10, 1024, t)
+            similarity_case(tmp, "jaccard_mrr_5k_d64_dense", 5000, 64, 10, None, t)
+            cka_case(tmp, "linear_cka_20k_d128", "dense_feature_cka", 20000, 128, t)
+            cka_case(tmp, "linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t)
+            latentis_cases(tmp, 1000, 128, t)
+            return
+        cka_case(tmp, "linear_cka_100k_d512", "dense_feature_cka", 100_000, 512, t)
+        cka_case(tmp, "linear_cka_5k_d512_gram", "gram_cka", 5000, 512, t)
+        latentis_cases(tmp, 5000, 512, t)
+        similarity_case(tmp, "jaccard_mrr_20k_d256_dense", 20_000, 256, 10, None, t)
+        if not args.skip_200k:
+            similarity_case(tmp, "jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t)
 
 
 if __name__ == "__main__":
