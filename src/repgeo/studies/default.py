@@ -37,6 +37,7 @@ from ._common import (
 from ._panels_coding import default_panel as coding_panel
 from .manifold_hashing import default_panel as hashing_panel
 from .riemann import default_panel as geometry_panel
+from .stitching import default_panel as stitching_panel
 
 __all__ = ["STUDY"]
 
@@ -266,6 +267,7 @@ STAGES = [
     ),
     Stage("geometry", geometry_panel, title="Riemannian geometry: volume on a digits plane"),
     Stage("coding_id", coding_panel, title="Coding rate and intrinsic dimension over training"),
+    Stage("stitching", stitching_panel, title="Latent-space communication: zero-shot stitching"),
 ]
 
 STUDY = Study(
