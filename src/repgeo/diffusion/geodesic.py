@@ -1,0 +1,496 @@
+"""Heat-geodesic distances, automatic diffusion time and the HeatGeodesic embedding.
+
+Varadhan's formula ``d(x, y)² = lim_{t→0} -4t log h_t(x, y)`` turns a heat kernel into a
+geodesic distance. On a graph (Huguet et al. 2023)::
+
+    d_t(i, j) = sqrt(max(0, -4t log H_ij + σ · 4t · log(½ (H_ii + H_jj))))
+
+with ``H = exp(-t L)`` and ``σ ≥ 0`` a regulariser (``σ = 0`` is pure Varadhan; ``σ = 1`` makes
+``d(i, i) = 0``). The diagonal of the returned distances is set to 0.
+
+Kernel entries at or below ``eps`` are clamped, which *saturates* the distance at
+``sqrt(4t log(1/eps))``; the fraction of saturated pairs is reported. The floor depends on the
+backend. The exact (eigendecomposition) backend has an *absolute* rounding error of ~1e-16, so
+its floor is 1e-15. The Chebyshev and Krylov backends are polynomials of ``L``: an entry between
+nodes ``h`` hops apart is a sum of path contributions of that size, computed to good *relative*
+accuracy far below 1e-16, but exactly 0 beyond the polynomial degree ``K`` (``K``-hop
+locality). Their floor is therefore 1e-300 and what saturates is the pairs beyond ``K`` hops —
+by default ``K`` is at least the graph's hop diameter, so nothing saturates unless ``order`` is
+capped by the caller.
+
+The time ``t`` is in the unit of the graph's Laplacian (normalised by default, as in HeatGeo).
+``t="auto"`` picks the knee (Kneedle; Satopää et al. 2011) of the heat-kernel spectral entropy
+``S(t) = -Σ p_i log p_i``, ``p_i ∝ exp(-t λ_i)`` over a grid of ``t``, computed from the exact
+spectrum on small graphs and by stochastic Lanczos quadrature on large ones (no dense step).
+
+References
+----------
+Varadhan, "On the behavior of the fundamental solution of the heat equation with variable
+coefficients", CPAM 20 (1967). Huguet et al., "A Heat Diffusion Perspective on Geodesic Preserving
+Dimensionality Reduction", NeurIPS 2023.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._backend import to_numpy, to_torch
+from .._validation import (
+    check_array,
+    check_choice,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    torch_generator,
+)
+from .graph import DiffusionGraph, build_graph
+from .heat import _check_ts, _columns, heat_columns, resolve_method
+from .mds import _classical, _smacof, farthest_point_sampling, landmark_placement
+from .spectral import slq
+
+_EPS = {"exact": 1e-15, "chebyshev": 1e-300, "krylov": 1e-300}
+
+__all__ = ["HeatGeodesic", "heat_entropy_curve", "heat_geodesic_distances", "kneedle", "select_t"]
+
+
+def kneedle(x: Any, y: Any, *, curve: str = "convex_decreasing") -> int:
+    """Index of the knee of a monotone curve (Kneedle, Satopää et al. 2011).
+
+    Both axes are scaled to ``[0, 1]``; for a convex decreasing curve the knee maximises
+    ``(1 - y_n) - x_n``, for a concave increasing one ``y_n - x_n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.diffusion import kneedle
+    >>> x = np.linspace(0, 10, 101)
+    >>> int(kneedle(x, np.maximum(1 - x / 2, 0) + 0.01 * x))
+    20
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or x.size < 3:
+        raise ValueError(
+            f"x and y must be 1-D of the same length >= 3; got shapes {x.shape} and {y.shape}."
+        )
+    check_choice(curve, "curve", ("convex_decreasing", "concave_increasing"))
+    xn = (x - x.min()) / max(np.ptp(x), 1e-300)
+    yn = (y - y.min()) / max(np.ptp(y), 1e-300)
+    diff = (1 - yn) - xn if curve == "convex_decreasing" else yn - xn
+    return int(np.argmax(diff))
+
+
+def _spectral_quadrature(graph: DiffusionGraph, *, n_probes: int, steps: int, random_state: Any):
+    """Spectrum of the Laplacian as (nodes, weights) with Σ weights = n: exact or SLQ."""
+    if "eigh" in graph._cache or graph.n <= 1000:
+        evals = graph.eigvalsh().cpu().numpy()
+        return evals[None, :], np.ones((1, graph.n))
+    gen = torch_generator(random_state)
+    res = slq(
+        graph.laplacian_matvec,
+        graph.n,
+        [],
+        n_probes=n_probes,
+        steps=steps,
+        generator=gen,
+        device=graph.device,
+    )
+    return res.nodes, res.weights * graph.n
+
+
+def heat_entropy_curve(
+    graph: DiffusionGraph,
+    ts: Any,
+    *,
+    n_probes: int = 20,
+    steps: int = 60,
+    random_state: Any = 0,
+) -> np.ndarray:
+    """Spectral (von Neumann) entropy in nats of the normalised heat operator at each ``t``:
+    ``S(t) = log Z(t) + t · Σ_i λ_i e^{-tλ_i} / Z(t)`` with ``Z(t) = tr e^{-tL}``.
+
+    Exact on graphs with ``n <= 1000`` (or a cached eigendecomposition); stochastic Lanczos
+    quadrature otherwise (``n_probes`` Rademacher probes, ``steps`` Lanczos steps).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.diffusion import build_graph, heat_entropy_curve
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> S = heat_entropy_curve(build_graph(X, k=5), [0.0, 1.0, 100.0])
+    >>> bool(np.isclose(S[0], np.log(100))), bool(S[0] > S[1] > S[2])
+    (True, True)
+    """
+    if not isinstance(graph, DiffusionGraph):
+        raise TypeError(f"graph must be a DiffusionGraph; got {type(graph).__name__}.")
+    ts = np.asarray(_check_ts(ts))
+    nodes, weights = _spectral_quadrature(
+        graph, n_probes=n_probes, steps=steps, random_state=random_state
+    )
+    lam = np.clip(nodes, 0.0, None)
+    out = np.empty(len(ts))
+    for i, t in enumerate(ts):
+        # per-probe traces, then ratio of means (all probes share the normalisation)
+        e = np.exp(-t * (lam - lam.min()))
+        Z = (weights * e).sum(1).mean()
+        M = (weights * lam * e).sum(1).mean()
+        out[i] = math.log(Z) - t * lam.min() + t * M / Z
+    return out
+
+
+def select_t(
+    graph: DiffusionGraph,
+    *,
+    t_max: float = 50.0,
+    n_t: int = 50,
+    random_state: Any = 0,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Automatic diffusion time: the knee of :func:`heat_entropy_curve` on ``linspace(t_max/n_t, t_max, n_t)``.
+
+    ``t_max`` is in normalised-Laplacian units and scaled by ``2/λ_max`` for a combinatorial one.
+
+    Returns
+    -------
+    t : float
+    ts, entropy : ndarray of shape (n_t,)
+        The grid and the curve.
+    """
+    t_max = float(check_scalar(t_max, "t_max", min_val=0.0, include_min=False))
+    n_t = check_positive_int(n_t, "n_t", min_val=3)
+    if graph.laplacian == "combinatorial":
+        t_max *= 2.0 / graph.lambda_max()
+    ts = np.linspace(t_max / n_t, t_max, n_t)
+    S = heat_entropy_curve(graph, ts, random_state=random_state)
+    return float(ts[kneedle(ts, S)]), ts, S
+
+
+def _resolve_t(graph: DiffusionGraph, t: Any, random_state: Any) -> list[float]:
+    if isinstance(t, str):
+        check_choice(t, "t", ("auto",))
+        return [select_t(graph, random_state=random_state)[0]]
+    return _check_ts(t)
+
+
+def _distance_rows(
+    graph: DiffusionGraph,
+    ts: list[float],
+    rows: np.ndarray,
+    *,
+    sigma: float,
+    method: str,
+    eps: float | None,
+    order: int | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """(len(rows), n) heat-geodesic distances averaged over ``ts``, plus info."""
+    n = graph.n
+    meth = resolve_method(graph, method, len(rows))
+    if eps is None:
+        eps = _EPS[meth]
+    diags = None
+    if sigma > 0:
+        if meth == "exact":
+            evals, U = graph.eigh()
+            diags = [(U * U) @ torch.exp(-t * evals) for t in ts]
+        else:  # the diagonal needs every column; one chunked pass keeps only the diagonal
+            diags = [torch.empty(n, dtype=torch.float64, device=graph.device) for _ in ts]
+            allc = np.arange(n)
+            for sl, Hs, _ in heat_columns(graph, ts, allc, method=meth, order=order):
+                idx = torch.arange(sl.start, sl.stop, device=graph.device)
+                for dg, H in zip(diags, Hs):
+                    dg[idx] = H[idx, torch.arange(len(idx), device=graph.device)]
+    out = torch.zeros(len(rows), n, dtype=torch.float64, device=graph.device)
+    saturated = 0
+    info: dict[str, Any] = {}
+    for sl, Hs, info in heat_columns(graph, ts, rows, method=meth, order=order):
+        r = torch.as_tensor(rows[sl], device=graph.device)
+        for k, (t, H) in enumerate(zip(ts, Hs)):
+            Ht = H.T  # (c, n): rows of H_t
+            low = Ht <= eps
+            saturated += int(low.sum())
+            d2 = -4.0 * t * torch.log(Ht.clamp_min(eps))
+            if diags is not None:
+                dg = diags[k].clamp_min(eps)
+                d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
+            out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
+        out[torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0
+    info = dict(info)
+    info.update(
+        t=ts[0] if len(ts) == 1 else list(ts),
+        sigma=sigma,
+        eps=eps,
+        saturated_fraction=saturated / max(len(ts) * len(rows) * n, 1),
+        saturated_distance=[math.sqrt(4.0 * t * math.log(1.0 / eps)) for t in ts],
+    )
+    return out, info
+
+
+def heat_geodesic_distances(
+    graph: DiffusionGraph,
+    t: Any = "auto",
+    *,
+    sigma: float = 0.0,
+    rows: Any = None,
+    method: str = "auto",
+    order: int | None = None,
+    eps: float | None = None,
+    random_state: Any = 0,
+    return_info: bool = False,
+):
+    """Heat-geodesic distances from ``rows`` to every node of a graph.
+
+    Parameters
+    ----------
+    graph : DiffusionGraph
+        From :func:`~repgeo.diffusion.build_graph` (built once; reuse it for several ``t``/``σ``).
+    t : float, sequence of float or "auto", default="auto"
+        Diffusion time; a sequence averages the distances over the times (multiscale); ``"auto"``
+        uses :func:`select_t`.
+    sigma : float, default=0
+        Regulariser ``σ ≥ 0`` (see the module docstring). ``σ > 0`` needs ``diag(H_t)``, which
+        off the exact backend costs one pass over all columns.
+    rows : array_like of int, optional
+        Source nodes. Default: all (a dense ``n × n`` result: ask for it only on small graphs).
+    method : {"auto", "exact", "chebyshev", "krylov"}, default="auto"
+        Heat-kernel backend (:func:`~repgeo.diffusion.heat_kernel`).
+    order : int, optional
+        Chebyshev order (default: the larger of the truncation order and the hop diameter, see
+        :mod:`~repgeo.diffusion.heat`). Pairs more than ``order`` hops apart saturate.
+    eps : float, optional
+        Floor of ``H_ij``; default 1e-15 for the exact backend, 1e-300 for the polynomial ones
+        (see the module docstring).
+    random_state : int, optional
+        Seed of the stochastic estimate behind ``t="auto"`` on large graphs.
+    return_info : bool, default=False
+        Also return a dict: ``t``, ``saturated_fraction``, ``saturated_distance``, the backend
+        and its Chebyshev order / Krylov dimension.
+
+    Returns
+    -------
+    D : ndarray or Tensor of shape (n_rows, n)
+        Distances, same kind as the data the graph was built from.
+    info : dict
+        Only with ``return_info=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.diffusion import build_graph, heat_geodesic_distances
+    >>> theta = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    >>> g = build_graph(np.c_[np.cos(theta), np.sin(theta)], k=5)
+    >>> D, info = heat_geodesic_distances(g, t=20.0, rows=[0], return_info=True)
+    >>> arc = np.minimum(theta, 2 * np.pi - theta)
+    >>> bool(np.corrcoef(D[0], arc)[0, 1] > 0.99), info["saturated_fraction"]
+    (True, 0.0)
+    """
+    if not isinstance(graph, DiffusionGraph):
+        raise TypeError(
+            f"graph must be a DiffusionGraph (see build_graph); got {type(graph).__name__}."
+        )
+    sigma = float(check_scalar(sigma, "sigma", min_val=0.0))
+    if eps is not None:
+        eps = float(
+            check_scalar(eps, "eps", min_val=0.0, max_val=1.0, include_min=False, include_max=False)
+        )
+    if order is not None:
+        order = check_positive_int(order, "order", min_val=2)
+    check_choice(method, "method", ("auto", "exact", "chebyshev", "krylov"))
+    cols = _columns(graph, rows)
+    ts = _resolve_t(graph, t, random_state)
+    D, info = _distance_rows(graph, ts, cols, sigma=sigma, method=method, eps=eps, order=order)
+    res = graph.back(D)
+    return (res, info) if return_info else res
+
+
+class HeatGeodesic:
+    """Heat-geodesic embedding (HeatGeo): kNN graph → heat kernel → Varadhan distances → MDS.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Embedding dimension.
+    k : int, default=5
+        Neighbour rank of the adaptive kernel scale.
+    kernel : {"alpha", "gaussian"}, default="alpha"
+    decay : float, default=40
+        Alpha-decay exponent.
+    anisotropy : float, default=0
+    laplacian : {"normalized", "combinatorial"}, default="normalized"
+    t : float, sequence or "auto", default="auto"
+        Diffusion time (see :func:`heat_geodesic_distances`).
+    sigma : float, default=0
+        Distance regulariser.
+    method : {"auto", "exact", "chebyshev", "krylov"}, default="auto"
+        Heat-kernel backend.
+    mds : {"smacof", "classical"}, default="smacof"
+        Metric MDS (SMACOF, classical-MDS initialisation) or classical MDS only.
+    n_landmarks : int, default=2000
+        Above this many points only the distances from ``n_landmarks`` farthest-point landmarks
+        are computed (``n_landmarks × n``); the landmarks are embedded by MDS and the other points
+        placed by landmark MDS refined by stress majorisation.
+    max_iter : int, default=300
+        SMACOF iterations.
+    order : int, optional
+        Chebyshev order (see :func:`heat_geodesic_distances`).
+    eps : float, optional
+        Heat-kernel floor (saturation); backend-dependent default.
+    random_state : int, optional
+    device : str, optional
+        Where to compute (default: the data's device).
+
+    Attributes
+    ----------
+    graph_ : DiffusionGraph
+        Reused by later ``fit`` calls on the same data and graph parameters.
+    t_ : float or list of float
+    t_grid_, entropy_curve_ : ndarray
+        The automatic-``t`` curve (empty when ``t`` was given).
+    saturated_fraction_ : float
+    heat_info_ : dict
+        Backend, Chebyshev order, ``λ_max``.
+    landmarks_ : ndarray of int or None
+    stress_ : float
+        Raw stress of the (landmark) MDS.
+    embedding_ : ndarray or Tensor of shape (n_samples, n_components)
+        Defined up to rotation, reflection and (through ``t``) scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.diffusion import HeatGeodesic
+    >>> theta = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    >>> X = np.c_[np.cos(theta), np.sin(theta), 0.1 * np.cos(3 * theta)]
+    >>> Y = HeatGeodesic(t=10.0, random_state=0).fit_transform(X)
+    >>> Y.shape
+    (200, 2)
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        k: int = 5,
+        kernel: str = "alpha",
+        decay: float = 40.0,
+        anisotropy: float = 0.0,
+        laplacian: str = "normalized",
+        t: Any = "auto",
+        sigma: float = 0.0,
+        method: str = "auto",
+        mds: str = "smacof",
+        n_landmarks: int = 2000,
+        max_iter: int = 300,
+        order: int | None = None,
+        eps: float | None = None,
+        random_state: Any = None,
+        device: Any = None,
+    ) -> None:
+        self.n_components = n_components
+        self.k = k
+        self.kernel = kernel
+        self.decay = decay
+        self.anisotropy = anisotropy
+        self.laplacian = laplacian
+        self.t = t
+        self.sigma = sigma
+        self.method = method
+        self.mds = mds
+        self.n_landmarks = n_landmarks
+        self.max_iter = max_iter
+        self.order = order
+        self.eps = eps
+        self.random_state = random_state
+        self.device = device
+
+    def _graph_params(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "kernel": self.kernel,
+            "decay": float(self.decay),
+            "anisotropy": float(self.anisotropy),
+            "laplacian": self.laplacian,
+        }
+
+    def _build(self, X: Any) -> DiffusionGraph:
+        from .graph import _fingerprint
+
+        params = self._graph_params()
+        old = getattr(self, "graph_", None)
+        Xn = np.asarray(to_numpy(X), dtype=np.float64)
+        if (
+            old is not None
+            and getattr(self, "_graph_key", None) == params
+            and old.fingerprint == _fingerprint(Xn)
+        ):
+            return old  # same data, same graph: keep the cached graph (and its spectra)
+        g = build_graph(X, device=self.device, **{k: v for k, v in params.items()})
+        self._graph_key = params
+        return g
+
+    def fit(self, X: Any, y: Any = None) -> HeatGeodesic:
+        """Build (or reuse) the graph, choose ``t`` and embed."""
+        X = check_array(X, name="X", min_samples=3)
+        n = X.shape[0]
+        n_components = check_positive_int(self.n_components, "n_components", max_val=n)
+        check_choice(self.mds, "mds", ("smacof", "classical"))
+        n_land = check_positive_int(self.n_landmarks, "n_landmarks", min_val=n_components + 1)
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        sigma = float(check_scalar(self.sigma, "sigma", min_val=0.0))
+        rng = check_random_state(self.random_state)
+        self.graph_ = self._build(X)
+        g = self.graph_
+        if isinstance(self.t, str):
+            check_choice(self.t, "t", ("auto",))
+            t0, self.t_grid_, self.entropy_curve_ = select_t(
+                g, random_state=int(rng.integers(2**31))
+            )
+            ts = [t0]
+        else:
+            ts = _check_ts(self.t)
+            self.t_grid_, self.entropy_curve_ = np.empty(0), np.empty(0)
+        self.t_ = ts[0] if len(ts) == 1 else ts
+        if n <= n_land:
+            self.landmarks_ = None
+            rows = np.arange(n)
+        else:
+            self.landmarks_ = np.sort(
+                farthest_point_sampling(to_numpy(X), n_land, random_state=rng)
+            )
+            rows = self.landmarks_
+        D, info = _distance_rows(
+            g, ts, rows, sigma=sigma, method=self.method, eps=self.eps, order=self.order
+        )
+        self.saturated_fraction_ = info["saturated_fraction"]
+        self.heat_info_ = info
+        D_ll = D[:, torch.as_tensor(rows, device=D.device)]
+        D_ll = 0.5 * (D_ll + D_ll.T)
+        Y = _classical(D_ll, n_components)
+        self.stress_ = float(((torch.cdist(Y, Y) - D_ll) ** 2).sum() / 2)
+        if self.mds == "smacof":
+            Y, self.stress_, self.n_iter_ = _smacof(D_ll, Y, max_iter, 1e-5)
+        if self.landmarks_ is not None:
+            Y = landmark_placement(D, Y)
+        _, back = to_torch(X)
+        self.embedding_ = back(Y)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """Fit and return :attr:`embedding_`."""
+        return self.fit(X).embedding_
+
+    def distances(self, rows: Any = None, *, t: Any = None, sigma: float | None = None) -> Any:
+        """Heat-geodesic distances on the fitted graph (new ``t``/``σ`` reuse the cached graph)."""
+        if not hasattr(self, "graph_"):
+            raise RuntimeError("HeatGeodesic is not fitted; call fit(X) first.")
+        return heat_geodesic_distances(
+            self.graph_,
+            self.t_ if t is None else t,
+            sigma=self.sigma if sigma is None else sigma,
+            rows=rows,
+            method=self.method,
+            order=self.order,
+            eps=self.eps,
+        )

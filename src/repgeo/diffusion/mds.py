@@ -1,0 +1,198 @@
+"""Multidimensional scaling in torch: classical (Torgerson) MDS, metric MDS by SMACOF, and
+landmark MDS with stress-majorisation placement of the non-landmark points.
+
+References
+----------
+Torgerson, "Multidimensional scaling: I. Theory and method", Psychometrika 17 (1952).
+De Leeuw, "Applications of convex analysis to multidimensional scaling" (1977) (SMACOF).
+De Silva & Tenenbaum, "Sparse multidimensional scaling using landmark points" (2004).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._backend import chunk_rows, iter_chunks, to_torch
+from .._validation import check_array, check_positive_int, check_random_state, check_scalar
+
+__all__ = ["classical_mds", "landmark_placement", "smacof"]
+
+
+def _classical(D: torch.Tensor, n_components: int) -> torch.Tensor:
+    D2 = D * D
+    B = -0.5 * (D2 - D2.mean(0, keepdim=True) - D2.mean(1, keepdim=True) + D2.mean())
+    B = 0.5 * (B + B.T)
+    evals, evecs = torch.linalg.eigh(B)
+    evals, evecs = evals.flip(0)[:n_components], evecs.flip(1)[:, :n_components]
+    # deterministic sign: largest-magnitude entry of each axis positive
+    sign = torch.sign(evecs.gather(0, evecs.abs().argmax(0, keepdim=True)))
+    return evecs * sign * evals.clamp_min(0).sqrt()
+
+
+def _stress(D: torch.Tensor, Y: torch.Tensor) -> float:
+    return float(((torch.cdist(Y, Y) - D) ** 2).sum() / 2)
+
+
+def _smacof(
+    D: torch.Tensor, Y: torch.Tensor, max_iter: int, tol: float
+) -> tuple[torch.Tensor, float, int]:
+    n = D.shape[0]
+    old = None
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        dY = torch.cdist(Y, Y)
+        ratio = torch.where(dY > 1e-12, D / dY.clamp_min(1e-12), torch.zeros_like(dY))
+        ratio.fill_diagonal_(0)
+        Bm = -ratio
+        Bm.diagonal().copy_(ratio.sum(1))
+        Y = Bm @ Y / n
+        s = float(((dY - D) ** 2).sum() / 2)
+        if old is not None and old - s <= tol * max(old, 1e-300):
+            break
+        old = s
+    return Y, _stress(D, Y), it
+
+
+def classical_mds(D: Any, n_components: int = 2) -> Any:
+    """Classical (Torgerson) MDS of a symmetric distance matrix.
+
+    Parameters
+    ----------
+    D : array_like of shape (n, n)
+        Distances (dense; MDS of all pairs is for small ``n`` — use landmarks beyond).
+    n_components : int, default=2
+
+    Returns
+    -------
+    Y : ndarray or Tensor of shape (n, n_components)
+        Top eigenvectors of ``-½ J D² J`` scaled by the square roots of their eigenvalues.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import cdist
+    >>> from repgeo.diffusion.mds import classical_mds
+    >>> X = np.random.default_rng(0).normal(size=(20, 2))
+    >>> Y = classical_mds(cdist(X, X), 2)
+    >>> bool(np.allclose(cdist(Y, Y), cdist(X, X)))
+    True
+    """
+    D = check_array(D, name="D", shape_hint="(n, n)")
+    if D.shape[0] != D.shape[1]:
+        raise ValueError(f"D must be a square distance matrix; got shape {tuple(D.shape)}.")
+    n_components = check_positive_int(n_components, "n_components", max_val=D.shape[0])
+    Dt, back = to_torch(D, dtype=torch.float64)
+    return back(_classical(Dt, n_components))
+
+
+def smacof(
+    D: Any,
+    n_components: int = 2,
+    *,
+    init: Any = None,
+    max_iter: int = 300,
+    tol: float = 1e-5,
+    return_stress: bool = False,
+) -> Any:
+    """Metric MDS by SMACOF (Guttman transforms), initialised by classical MDS.
+
+    Parameters
+    ----------
+    D : array_like of shape (n, n)
+        Symmetric target distances.
+    n_components : int, default=2
+    init : array_like of shape (n, n_components), optional
+        Starting configuration (default: classical MDS).
+    max_iter : int, default=300
+    tol : float, default=1e-5
+        Stop when the relative decrease of the raw stress is below ``tol``.
+    return_stress : bool, default=False
+        Also return the final raw stress ``Σ_{i<j} (‖y_i - y_j‖ - D_ij)²``.
+
+    Returns
+    -------
+    Y : ndarray or Tensor of shape (n, n_components)
+    stress : float
+        Only with ``return_stress=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import cdist
+    >>> from repgeo.diffusion.mds import smacof
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> Y, s = smacof(cdist(X, X), 2, return_stress=True)
+    >>> bool(s < 1e-8)
+    True
+    """
+    D = check_array(D, name="D", shape_hint="(n, n)")
+    if D.shape[0] != D.shape[1]:
+        raise ValueError(f"D must be a square distance matrix; got shape {tuple(D.shape)}.")
+    n_components = check_positive_int(n_components, "n_components", max_val=D.shape[0])
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = float(check_scalar(tol, "tol", min_val=0.0))
+    Dt, back = to_torch(D, dtype=torch.float64)
+    Dt = 0.5 * (Dt + Dt.T)
+    if init is None:
+        Y0 = _classical(Dt, n_components)
+    else:
+        Y0 = to_torch(check_array(init, name="init"), dtype=torch.float64, device=Dt.device)[0]
+        if tuple(Y0.shape) != (Dt.shape[0], n_components):
+            raise ValueError(
+                f"init must have shape ({Dt.shape[0]}, {n_components}); got {tuple(Y0.shape)}."
+            )
+    Y, stress, _ = _smacof(Dt, Y0.clone(), max_iter, tol)
+    return (back(Y), stress) if return_stress else back(Y)
+
+
+def landmark_placement(D_lx: torch.Tensor, Y_l: torch.Tensor, *, n_iter: int = 50) -> torch.Tensor:
+    """Place points given their distances to embedded landmarks.
+
+    Initialises each point by the landmark-MDS triangulation of de Silva & Tenenbaum
+    (``y = -½ Y_l⁺ (δ² - mean_l δ_l²)``) and refines it by stress majorisation against the fixed
+    landmarks (``y ← mean_l [y_l + D_l (y - y_l)/‖y - y_l‖]``), chunked by the memory budget.
+
+    Parameters
+    ----------
+    D_lx : Tensor of shape (m, n)
+        Distances from the ``m`` landmarks to the ``n`` points.
+    Y_l : Tensor of shape (m, c)
+        Landmark coordinates.
+
+    Returns
+    -------
+    Y : Tensor of shape (n, c)
+    """
+    m, n = D_lx.shape
+    D_ll = torch.cdist(Y_l, Y_l)
+    mean_sq = (D_ll**2).mean(1)  # landmark-MDS uses the embedded landmarks' own squared distances
+    Yc = Y_l - Y_l.mean(0, keepdim=True)
+    pinv = torch.linalg.pinv(Yc)  # (c, m)
+    out = torch.empty(n, Y_l.shape[1], dtype=Y_l.dtype, device=Y_l.device)
+    rows = chunk_rows(8.0 * m * 4, maximum=n)
+    for sl in iter_chunks(n, rows):
+        d = D_lx[:, sl].T  # (b, m)
+        y = -0.5 * (d**2 - mean_sq) @ pinv.T + Y_l.mean(0)
+        for _ in range(n_iter):
+            diff = y[:, None, :] - Y_l[None, :, :]  # (b, m, c)
+            nrm = diff.norm(dim=-1).clamp_min(1e-12)
+            y = (Y_l[None] + d[..., None] * diff / nrm[..., None]).mean(1)
+        out[sl] = y
+    return out
+
+
+def farthest_point_sampling(X: np.ndarray, m: int, *, random_state: Any = None) -> np.ndarray:
+    """Indices of ``m`` points chosen greedily farthest from those already chosen (first random)."""
+    rng = check_random_state(random_state)
+    n = X.shape[0]
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+    idx = np.empty(m, dtype=np.int64)
+    idx[0] = int(rng.integers(n))
+    dmin = ((Xt - Xt[idx[0]]) ** 2).sum(1)
+    for j in range(1, m):
+        idx[j] = int(torch.argmax(dmin))
+        dmin = torch.minimum(dmin, ((Xt - Xt[idx[j]]) ** 2).sum(1))
+    return idx
