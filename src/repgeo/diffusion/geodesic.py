@@ -198,14 +198,14 @@ def _distance_rows(
         else:  # the diagonal needs every column; one chunked pass keeps only the diagonal
             diags = [torch.empty(n, dtype=torch.float64, device=graph.device) for _ in ts]
             allc = np.arange(n)
-            for sl, Hs, _ in heat_columns(graph, ts, allc, method=meth, order=order):
+            for sl, Hs in heat_columns(graph, ts, allc, method=meth, order=order):
                 idx = torch.arange(sl.start, sl.stop, device=graph.device)
                 for dg, H in zip(diags, Hs):
                     dg[idx] = H[idx, torch.arange(len(idx), device=graph.device)]
     out = torch.zeros(len(rows), n, dtype=torch.float64, device=graph.device)
     saturated = 0
     info: dict[str, Any] = {}
-    for sl, Hs, info in heat_columns(graph, ts, rows, method=meth, order=order):
+    for sl, Hs in heat_columns(graph, ts, rows, method=meth, order=order, info=info):
         r = torch.as_tensor(rows[sl], device=graph.device)
         for k, (t, H) in enumerate(zip(ts, Hs)):
             Ht = H.T  # (c, n): rows of H_t
@@ -217,7 +217,6 @@ def _distance_rows(
                 d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
             out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
         out[torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0
-    info = dict(info)
     info.update(
         t=ts[0] if len(ts) == 1 else list(ts),
         sigma=sigma,

@@ -133,18 +133,21 @@ def heat_columns(
     order: int | None = None,
     tol: float = 1e-14,
     min_order: int = 32,
+    info: dict[str, Any] | None = None,
 ):
-    """Generator over column chunks: yields ``(slice, [H_t[:, cols[slice]] for t in ts], info)``."""
+    """Generator over column chunks: yields ``(slice, [H_t[:, cols[slice]] for t in ts])``;
+    backend details (order, ``λ_max``, Krylov dimension) are written into ``info``."""
     n = graph.n
     dev = graph.device
-    info: dict[str, Any] = {"method": method}
+    info = {} if info is None else info
+    info["method"] = method
     if method == "exact":
         evals, U = graph.eigh()
         weights = [torch.exp(-t * evals) for t in ts]
         size = chunk_rows(8.0 * n * (len(ts) + 1), maximum=max(len(cols), 1))
         for sl in iter_chunks(len(cols), size):
             Uc = U[torch.as_tensor(cols[sl], device=dev)]  # (c, n)
-            yield sl, [U @ (w[:, None] * Uc.T) for w in weights], info
+            yield sl, [U @ (w[:, None] * Uc.T) for w in weights]
         return
     if method == "chebyshev":
         phi = graph.lambda_max() / 2.0
@@ -158,7 +161,7 @@ def heat_columns(
         for sl in iter_chunks(len(cols), size):
             B = torch.zeros(n, sl.stop - sl.start, dtype=torch.float64, device=dev)
             B[torch.as_tensor(cols[sl], device=dev), torch.arange(B.shape[1], device=dev)] = 1.0
-            yield sl, _chebyshev_apply(graph, B, ts, order), info
+            yield sl, _chebyshev_apply(graph, B, ts, order)
         return
     # krylov
     steps_used = 0
@@ -180,7 +183,7 @@ def heat_columns(
             steps_used = max(steps_used, m)
             outs.append(o)
         info["krylov_steps"] = steps_used
-        yield sl, outs, info
+        yield sl, outs
 
 
 def heat_kernel(
@@ -255,9 +258,9 @@ def heat_kernel(
         )
     out = torch.empty(graph.n, len(cols), dtype=torch.float64, device=graph.device)
     info: dict[str, Any] = {}
-    for sl, (Hc,), info in heat_columns(
-        graph, ts, cols, method=meth, order=order, tol=tol, min_order=min_order
+    for sl, (Hc,) in heat_columns(
+        graph, ts, cols, method=meth, order=order, tol=tol, min_order=min_order, info=info
     ):
         out[:, sl] = Hc
     res = graph.back(out)
-    return (res, dict(info)) if return_info else res
+    return (res, info) if return_info else res
