@@ -656,3 +656,59 @@ class TestStitching:
         bad["a"][0, 0] = np.nan
         with pytest.raises(ValueError, match="NaN"):
             zero_shot_stitching(bad, ytr, te, yte)
+
+
+# ----------------------------------------------------------------------------- every public function, bad input
+GOOD = np.random.default_rng(9).normal(size=(12, 3))
+NAN = GOOD.copy()
+NAN[2, 1] = np.nan
+PAIRED = [
+    ("relative_projection", lambda X, Y: relative_projection(X, Y)),
+    ("align", lambda X, Y: align(X, Y)),
+    ("orthogonal_procrustes", lambda X, Y: orthogonal_procrustes(X, Y)),
+    ("jaccard_at_k", lambda X, Y: jaccard_at_k(X, Y, 3)),
+    ("mrr_at_k", lambda X, Y: mrr_at_k(X, Y, 3)),
+    ("mean_cosine", mean_cosine),
+    ("cross_space_similarity", lambda X, Y: cross_space_similarity(X, Y, k=3)),
+    ("cka", cka),
+    ("linear_cka", linear_cka),
+    ("rbf_cka", rbf_cka),
+    ("hsic", hsic),
+    ("cka_from_gram", lambda X, Y: cka_from_gram(_gram(X), _gram(Y))),
+]
+
+
+def _gram(Z):
+    return Z @ Z.T if isinstance(Z, np.ndarray) else Z
+
+
+@pytest.mark.parametrize(("name", "fn"), PAIRED, ids=[p[0] for p in PAIRED])
+def test_public_functions_reject_bad_input(name, fn):
+    with pytest.raises(ValueError, match="NaN"):
+        fn(NAN, GOOD)
+    with pytest.raises(ValueError, match="NaN"):
+        fn(GOOD, NAN)
+    with pytest.raises(ValueError):
+        fn(np.empty((0, 3)), np.empty((0, 3)))
+    with pytest.raises(ValueError, match="2-D"):
+        fn(GOOD[:, 0], GOOD)
+    with pytest.raises(TypeError):
+        fn(GOOD.astype(complex), GOOD)
+    with pytest.raises(TypeError):
+        fn("not an array", GOOD)
+    if name not in ("relative_projection",):  # paired: lengths must match
+        with pytest.raises(ValueError, match="same number of samples|must be a square"):
+            fn(GOOD, GOOD[:7])
+    fn(GOOD, GOOD)  # and the good input works
+
+
+def test_single_input_functions_reject_bad_input():
+    for fn in (lambda X: select_anchors(X, 2), median_bandwidth):
+        with pytest.raises(ValueError, match="NaN"):
+            fn(NAN)
+        with pytest.raises(ValueError):
+            fn(np.empty((0, 3)))
+        with pytest.raises(ValueError, match="2-D"):
+            fn(GOOD[:, 0])
+        with pytest.raises(TypeError):
+            fn(None)
