@@ -362,22 +362,56 @@ def main() -> None:
     p.add_argument(
         "--skip-200k", action="store_true", help="leave out the (long) 200k retrieval case"
     )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CASE",
+        help="run only these cases ('latentis' = the peer cases)",
+    )
     args = p.parse_args()
     t = args.threads
     with tempfile.TemporaryDirectory(prefix="repgeo-bench-latent-") as tmp:
         if args.quick:
-            similarity_case(tmp, "jaccard_mrr_5k_d64", 5000, 64, 10, 1024, t)
-            similarity_case(tmp, "jaccard_mrr_5k_d64_dense", 5000, 64, 10, None, t)
-            cka_case(tmp, "linear_cka_20k_d128", "dense_feature_cka", 20000, 128, t)
-            cka_case(tmp, "linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t)
-            latentis_cases(tmp, 1000, 128, t)
-            return
-        cka_case(tmp, "linear_cka_100k_d512", "dense_feature_cka", 100_000, 512, t)
-        cka_case(tmp, "linear_cka_5k_d512_gram", "gram_cka", 5000, 512, t)
-        latentis_cases(tmp, 5000, 512, t)
-        similarity_case(tmp, "jaccard_mrr_20k_d256_dense", 20_000, 256, 10, None, t)
-        if not args.skip_200k:
-            similarity_case(tmp, "jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t)
+            cases = {
+                "jaccard_mrr_5k_d64": lambda: similarity_case(
+                    tmp, "jaccard_mrr_5k_d64", 5000, 64, 10, 1024, t
+                ),
+                "jaccard_mrr_5k_d64_dense": lambda: similarity_case(
+                    tmp, "jaccard_mrr_5k_d64_dense", 5000, 64, 10, None, t
+                ),
+                "linear_cka_20k_d128": lambda: cka_case(
+                    tmp, "linear_cka_20k_d128", "dense_feature_cka", 20000, 128, t
+                ),
+                "linear_cka_1k_d128_gram": lambda: cka_case(
+                    tmp, "linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t
+                ),
+                "latentis": lambda: latentis_cases(tmp, 1000, 128, t),
+            }
+        else:
+            cases = {
+                "linear_cka_100k_d512": lambda: cka_case(
+                    tmp, "linear_cka_100k_d512", "dense_feature_cka", 100_000, 512, t
+                ),
+                "linear_cka_5k_d512_gram": lambda: cka_case(
+                    tmp, "linear_cka_5k_d512_gram", "gram_cka", 5000, 512, t
+                ),
+                "latentis": lambda: latentis_cases(tmp, 5000, 512, t),
+                "jaccard_mrr_20k_d256_dense": lambda: similarity_case(
+                    tmp, "jaccard_mrr_20k_d256_dense", 20_000, 256, 10, None, t
+                ),
+                "jaccard_mrr_200k_d256": lambda: similarity_case(
+                    tmp, "jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t
+                ),
+            }
+        unknown = set(args.only or ()) - set(cases)
+        if unknown:
+            p.error(f"unknown case(s) {sorted(unknown)}; choose from {sorted(cases)}")
+        for name, run in cases.items():
+            if args.only and name not in args.only:
+                continue
+            if args.skip_200k and name.startswith("jaccard_mrr_200k"):
+                continue
+            run()
 
 
 if __name__ == "__main__":

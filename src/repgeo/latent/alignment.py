@@ -36,13 +36,14 @@ from .._validation import check_array, check_choice, check_consistent_length
 __all__ = ["ALIGN_METHODS", "LatentAligner", "align", "orthogonal_procrustes"]
 
 ALIGN_METHODS = ("orthogonal", "affine", "lstsq_ortho")
+_MAX_ROWS = 16384  # rows per chunk: large enough for fast GEMMs, small enough to stay lean
 
 
 def _moments(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[torch.Tensor, ...]:
     """Means, centred cross-products (float64) and RMS norms, accumulated in chunks."""
     n = Xt.shape[0]
     f64 = torch.float64
-    rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]))
+    rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
     mx = torch.zeros(Xt.shape[1], dtype=f64, device=Xt.device)
     my = torch.zeros(Yt.shape[1], dtype=f64, device=Xt.device)
     for sl in iter_chunks(n, rows):
@@ -175,7 +176,7 @@ class LatentAligner(TransformerMixin, BaseEstimator):
 
     def _residual(self, Xt: torch.Tensor, Yt: torch.Tensor) -> torch.Tensor:
         f64 = torch.float64
-        rows = chunk_rows(8 * 3 * (Xt.shape[1] + Yt.shape[1]))
+        rows = chunk_rows(8 * 3 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
         num = torch.zeros((), dtype=f64, device=Xt.device)
         mu = torch.zeros(Yt.shape[1], dtype=f64, device=Xt.device)
         for sl in iter_chunks(Yt.shape[0], rows):
@@ -213,7 +214,7 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         Xt, back = to_torch(X)
         out = torch.empty((Xt.shape[0], self.n_features_out_), dtype=Xt.dtype, device=Xt.device)
         for sl in iter_chunks(
-            Xt.shape[0], chunk_rows(8 * 2 * (Xt.shape[1] + self.n_features_out_))
+            Xt.shape[0], chunk_rows(8 * 2 * (Xt.shape[1] + self.n_features_out_), maximum=_MAX_ROWS)
         ):
             out[sl] = self._map(Xt[sl]).to(Xt.dtype)
         return back(out)
@@ -236,7 +237,7 @@ class LatentAligner(TransformerMixin, BaseEstimator):
 
 def _uncentred(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[Any, ...]:
     f64 = torch.float64
-    rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]))
+    rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
     xy = torch.zeros(Xt.shape[1], Yt.shape[1], dtype=f64, device=Xt.device)
     xx = torch.zeros(Xt.shape[1], Xt.shape[1], dtype=f64, device=Xt.device) if need_xx else None
     ssx = torch.zeros((), dtype=f64, device=Xt.device)

@@ -55,7 +55,7 @@ def _fps(X: Any, k: int, rng: np.random.Generator) -> np.ndarray:
     n = Xt.shape[0]
     out = np.empty(k, dtype=np.int64)
     out[0] = int(rng.integers(n))
-    rows = chunk_rows(Xt.element_size() * (Xt.shape[1] + 2))
+    rows = chunk_rows(Xt.element_size() * (Xt.shape[1] + 2), maximum=65536)
 
     def sqdist_to(i: int) -> torch.Tensor:
         c = Xt[i]

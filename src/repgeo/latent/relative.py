@@ -245,7 +245,7 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
             3 * d + 3 * k + (k * d if self.projection in ("l1", "euclidean") else 0)
         )
         out = torch.empty((n, k), dtype=dtype, device=Xt.device)
-        for sl in iter_chunks(n, chunk_rows(per_row)):
+        for sl in iter_chunks(n, chunk_rows(per_row, maximum=16384)):
             Z = self._prepare(Xt[sl].to(dtype))
             out[sl] = _normalize_output(self._project(Z, A), self.normalization)
         return back(out)

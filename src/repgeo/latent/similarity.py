@@ -121,7 +121,7 @@ def _mean_cos(X: Any, Y: Any) -> float:
     Xt, _ = to_torch(X)
     Yt, _ = to_torch(Y)
     total = 0.0
-    for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * 3 * (Xt.shape[1] + 1))):
+    for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * 3 * (Xt.shape[1] + 1), maximum=16384)):
         a, b = Xt[sl].to(_F64), Yt[sl].to(device=Xt.device, dtype=_F64)
         cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-300)
         total += float(cos.sum())
@@ -287,7 +287,7 @@ def _hsic_from_stats(
 
 def _centred_means(Xt: torch.Tensor) -> torch.Tensor:
     mu = torch.zeros(Xt.shape[1], dtype=_F64, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * (Xt.shape[1] + 1))):
+    for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * (Xt.shape[1] + 1), maximum=16384)):
         mu += Xt[sl].to(_F64).sum(0)
     return mu / Xt.shape[0]
 
