@@ -21,8 +21,15 @@ text
 summary
     The closing note: where relative (and aligned) stitching works and absolute stitching fails.
 
-metrics.json keys: ``latent.stitching`` (dataset → method → mean accuracy over off-diagonal
-pairs) and ``latent.similarity`` (dataset → "a|b" → Jaccard / MRR / cosine per method and CKA).
+metrics.json keys (higher is better throughout):
+
+* ``latent.stitching`` — dataset ("digits", "manifold", "text") → method → mean test accuracy over
+  the stitched pairs i ≠ j: ``absolute``, ``relative`` (centred cosine), ``procrustes``, and for
+  digits / manifold the relative-representation variants ``relative_plain_cosine``,
+  ``relative_layernorm``, ``relative_euclidean``;
+* ``latent.similarity`` — dataset → "model_a|model_b" → ``jaccard`` / ``mrr`` / ``cosine``
+  (each {absolute, relative, procrustes}; absolute is null across dimensions), ``cka_linear``,
+  ``cka_rbf`` (test set, k = ``latent.k``).
 
 ``default_panel(ctx)`` is the small panel for the default study (see its docstring).
 """
