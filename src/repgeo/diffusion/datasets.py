@@ -116,21 +116,33 @@ def swiss_roll(
     )
 
 
+def _polyline_points(start: np.ndarray, dirs: np.ndarray, seg: float, s: np.ndarray) -> np.ndarray:
+    """Points at arc lengths ``s`` along the polyline from ``start`` with unit segment directions."""
+    verts = start + np.vstack([np.zeros_like(start), np.cumsum(dirs * seg, axis=0)])
+    i = np.clip((s // seg).astype(int), 0, len(dirs) - 1)
+    return verts[i] + (s - i * seg)[:, None] * dirs[i]
+
+
 def branching_tree(
     n: int = 2000,
     *,
     n_branches: int = 7,
     dim: int = 10,
     length: float = 1.0,
+    curvature: float = 0.6,
+    n_segments: int = 20,
     noise: float = 0.0,
     random_state: Any = 0,
 ) -> GeodesicSample:
-    """A random tree of straight branches in ``R^dim`` with tree-metric ground truth.
+    """A random tree of curved branches in ``R^dim`` with tree-metric ground truth.
 
-    Branch 0 starts at the origin; every further branch starts at a uniformly drawn position of
-    a uniformly drawn earlier branch and leaves in a random direction. Points are uniform along
-    the total length (plus optional isotropic noise). Ground-truth geodesics are shortest paths
-    along the noiseless tree.
+    Each branch is a polyline of ``n_segments`` equal segments whose direction drifts (each step
+    adds ``curvature``-scaled Gaussian noise to the unit direction), so branches bend and the
+    Euclidean distance under-estimates the distance along the tree. Branch 0 starts at the
+    origin; every further branch starts at a uniformly drawn arc length of a uniformly drawn
+    earlier branch. Points are uniform in arc length (plus optional isotropic noise).
+    Ground-truth geodesics are shortest paths along the noiseless tree (arc length along
+    branches, through the branch points).
 
     Examples
     --------
@@ -138,7 +150,8 @@ def branching_tree(
     >>> from repgeo.diffusion import branching_tree
     >>> tree = branching_tree(400, n_branches=4, random_state=0)
     >>> D = tree.geodesic_distances()
-    >>> bool(np.allclose(D, D.T)), bool(np.all(D >= np.linalg.norm(tree.X[:, None] - tree.X[None], axis=-1) - 1e-9))
+    >>> E = np.linalg.norm(tree.X[:, None] - tree.X[None], axis=-1)
+    >>> bool(np.allclose(D, D.T)), bool(np.all(D >= E - 1e-9))
     (True, True)
     """
     import scipy.sparse as sp
@@ -146,21 +159,34 @@ def branching_tree(
     n = check_positive_int(n, "n", min_val=2)
     n_branches = check_positive_int(n_branches, "n_branches")
     dim = check_positive_int(dim, "dim", min_val=2)
+    n_segments = check_positive_int(n_segments, "n_segments")
     length = float(check_scalar(length, "length", min_val=0.0, include_min=False))
+    curvature = float(check_scalar(curvature, "curvature", min_val=0.0))
     noise = float(check_scalar(noise, "noise", min_val=0.0))
     rng = check_random_state(random_state)
+    seg = length / n_segments
     starts = np.zeros((n_branches, dim))
-    dirs = rng.normal(size=(n_branches, dim))
-    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    dirs = np.empty((n_branches, n_segments, dim))
+    for b in range(n_branches):
+        d = rng.normal(size=dim)
+        for j in range(n_segments):
+            d = d / np.linalg.norm(d)
+            dirs[b, j] = d
+            d = d + curvature * rng.normal(size=dim) / np.sqrt(dim)
     parent = np.full(n_branches, -1)
     attach = np.zeros(n_branches)
     for b in range(1, n_branches):
         parent[b] = int(rng.integers(b))
         attach[b] = rng.uniform(0.2, 1.0) * length
-        starts[b] = starts[parent[b]] + attach[b] * dirs[parent[b]]
+        starts[b] = _polyline_points(
+            starts[parent[b]], dirs[parent[b]], seg, np.array([attach[b]])
+        )[0]
     branch = rng.integers(n_branches, size=n)
     pos = rng.uniform(0.0, length, n)
-    clean = starts[branch] + pos[:, None] * dirs[branch]
+    clean = np.empty((n, dim))
+    for b in range(n_branches):
+        m = branch == b
+        clean[m] = _polyline_points(starts[b], dirs[b], seg, pos[m])
     X = clean + (noise * rng.normal(size=clean.shape) if noise > 0 else 0.0)
     # Path graph along each branch: sample points plus branch starts (nodes n..n+B-1) and the
     # attachment points on the parents (nodes n+B..), consecutive nodes joined by their gap.
@@ -192,5 +218,12 @@ def branching_tree(
         name="tree",
         color=depth[branch] + pos,
         coords=np.c_[branch, pos],
-        meta={"parent": parent, "attach": attach, "tree_graph": G, "noise": noise, "dim": dim},
+        meta={
+            "parent": parent,
+            "attach": attach,
+            "tree_graph": G,
+            "noise": noise,
+            "dim": dim,
+            "curvature": curvature,
+        },
     )

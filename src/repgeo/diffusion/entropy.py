@@ -144,7 +144,7 @@ def _median_pairwise(X: torch.Tensor, rng: np.random.Generator, max_pairs: int =
         j = torch.as_tensor(rng.integers(0, n - 1, max_pairs), device=X.device)
         j = j + (j >= i).long()  # distinct pairs
         d = (X[i] - X[j]).norm(dim=1)
-    return float(d.median())
+    return float(np.median(d.cpu().numpy()))  # the average of the two middle values
 
 
 def gaussian_bandwidth(

@@ -38,7 +38,7 @@ _POT_EPS = 1e-7
 def von_neumann_entropy(graph: DiffusionGraph, ts: Any, *, random_state: Any = 0) -> np.ndarray:
     """Von Neumann entropy (nats) of ``P^t`` for each ``t``: the Shannon entropy of
     ``|μ_i|^t / Σ_j |μ_j|^t`` over the eigenvalues ``μ`` of ``P = D^{-1}W`` (exact for
-    ``n <= 1000``, stochastic Lanczos quadrature beyond).
+    ``n <= 500``, stochastic Lanczos quadrature beyond).
 
     Examples
     --------
@@ -169,7 +169,7 @@ class PHATE:
     n_landmarks : int, default=2000
         Above this many points, k-means landmarks (see the module docstring).
     mds : {"smacof", "classical"}, default="smacof"
-    max_iter : int, default=300
+    max_iter : int, default=200
     random_state : int, optional
 
     Attributes
@@ -198,7 +198,7 @@ class PHATE:
         t: Any = "auto",
         n_landmarks: int = 2000,
         mds: str = "smacof",
-        max_iter: int = 300,
+        max_iter: int = 200,
         random_state: Any = None,
     ) -> None:
         self.n_components = n_components
@@ -261,7 +261,7 @@ class PHATE:
     def _mds(self, D: torch.Tensor, nc: int) -> torch.Tensor:
         Y = _classical(D, nc)
         if self.mds == "smacof":
-            Y, self.stress_, _ = _smacof(D, Y, check_positive_int(self.max_iter, "max_iter"), 1e-5)
+            Y, self.stress_, _ = _smacof(D, Y, check_positive_int(self.max_iter, "max_iter"), 1e-4)
         return Y
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
