@@ -36,6 +36,16 @@ class Residual(nn.Module):
         return h + torch.sin(self.b(h))
 
 
+class Dynamic(Residual):
+    """Shape-dependent control flow: torch.fx cannot trace it, FeatureMap uses a forward hook."""
+
+    def forward(self, x):
+        h = torch.tanh(self.a(x))
+        if h.shape[-1] != 9:
+            h = h * 2
+        return torch.sin(self.b(h))
+
+
 def _fd_jacobian(f, x, eps=1e-6):
     """Central finite differences of a batched map at one point x (d,) -> (n, d)."""
     cols = []
@@ -56,6 +66,7 @@ CASES = [
     ("mlp-deep", lambda: FeatureMap(MLP([3, 7, 6, 4], activation="tanh", seed=1).double(), "act2")),
     ("mlp-logits", lambda: FeatureMap(MLP([3, 7, 2], activation="gelu", seed=2).double())),
     ("residual-fx", lambda: FeatureMap(Residual().double())),
+    ("dynamic-hook", lambda: FeatureMap(Dynamic().double(), "a")),
 ]
 
 
@@ -63,7 +74,9 @@ CASES = [
 def test_jacobian_matches_finite_differences(name, make):
     torch.manual_seed(0)
     fm = make()
-    X = torch.randn(4, 3 if name != "residual-fx" else 4, dtype=torch.float64)
+    X = torch.randn(4, 4 if name in ("residual-fx", "dynamic-hook") else 3, dtype=torch.float64)
+    if name == "dynamic-hook":
+        assert fm.method == "hook"
     ref = torch.stack([_fd_jacobian(fm, x) for x in X])
     for mode in ("auto", "forward", "reverse"):
         for structure in (True, False):

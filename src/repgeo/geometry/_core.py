@@ -177,10 +177,36 @@ class Prepared:
                 .shape[1]
             )
 
-    def hidden_widths(self) -> list[int]:
-        if self.ops is None:
-            return []
-        return [op.weight.shape[0] for op in self.ops if isinstance(op, _Linear)]
+    def activation_numel(self, d: int) -> int:
+        """Activations per input point (all layers), from the structure or a probe forward
+        pass with hooks on the leaf modules; sizes the chunks of tangent computations."""
+        cached = getattr(self, "_act_numel", None)
+        if cached is not None:
+            return cached
+        n = self.n_features(d)
+        total = 0
+        if self.ops is not None:
+            total = 2 * sum(op.weight.shape[0] for op in self.ops if isinstance(op, _Linear))
+        elif hasattr(self, "_fm"):
+            root = self._fm.module if self._fm.method != "hook" else self._fm.model
+            sizes: list[int] = []
+
+            def hook(_m: nn.Module, _i: Any, out: Any) -> None:
+                if isinstance(out, torch.Tensor):
+                    sizes.append(out.numel())
+
+            handles = [
+                m.register_forward_hook(hook) for m in root.modules() if not list(m.children())
+            ]
+            try:
+                with torch.no_grad():
+                    self.f(torch.zeros(1, d, dtype=self.dtype, device=self.device))
+            finally:
+                for h in handles:
+                    h.remove()
+            total = sum(sizes)
+        self._act_numel = max(total, n + d)
+        return self._act_numel
 
     @property
     def single_layer(self) -> bool:

@@ -137,12 +137,12 @@ def gaussian_curvature(
         E = torch.eye(2, dtype=torch.float64, device=Xt.device)
     else:
         E = _check_basis(basis, d, k=2).to(device=Xt.device, dtype=torch.float64)
-    widths = sum(prep.hidden_widths()) or 4 * n
-    rows = batch_rows(8.0 * 12 * max(widths, n) + 8.0 * 6 * d, batch_size)
+    rows = batch_rows(8.0 * 12 * prep.activation_numel(d) + 8.0 * 6 * d, batch_size)
     out = torch.empty(Xt.shape[0], dtype=torch.float64, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], rows):
-        K = _gauss_equation(*_derivatives(prep.f, Xt[sl], E))
-        out[sl] = K * n if normalize else K
+    with torch.no_grad():  # differentiate w.r.t. inputs only
+        for sl in iter_chunks(Xt.shape[0], rows):
+            K = _gauss_equation(*_derivatives(prep.f, Xt[sl], E))
+            out[sl] = K * n if normalize else K
     return back(out)
 
 
@@ -240,6 +240,7 @@ def metric_curvature(metric: Callable[[Any], Any], U: Any, *, batch_size: int | 
     rows = batch_rows(8.0 * 64, batch_size)
     out = torch.empty(Ut.shape[0], dtype=torch.float64, device=Ut.device)
     fn = vmap(lambda u: _brioschi(metric, u))
-    for sl in iter_chunks(Ut.shape[0], rows):
-        out[sl] = fn(Ut[sl])
+    with torch.no_grad():  # differentiate w.r.t. inputs only
+        for sl in iter_chunks(Ut.shape[0], rows):
+            out[sl] = fn(Ut[sl])
     return back(out)

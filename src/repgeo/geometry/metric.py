@@ -144,8 +144,7 @@ def _check_basis(basis: Any, d: int, *, k: int | None = None) -> torch.Tensor:
 def _bytes_jacobian(prep: Prepared, d: int, n: int, mode: str) -> float:
     item = torch.finfo(prep.dtype).bits // 8
     t = d if mode == "forward" else n
-    widths = sum(prep.hidden_widths()) or (n + d)
-    return item * (3.0 * n * d + 3.0 * t * widths)
+    return item * (3.0 * n * d + 3.0 * t * prep.activation_numel(d))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -196,8 +195,9 @@ def jacobian(
     m = resolve_mode(mode, d, n, prep)
     rows = batch_rows(_bytes_jacobian(prep, d, n, m), batch_size)
     out = torch.empty(Xt.shape[0], n, d, dtype=prep.dtype, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], rows):
-        out[sl] = jacobian_chunk(prep, Xt[sl], m)
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            out[sl] = jacobian_chunk(prep, Xt[sl], m)
     return back(out)
 
 
@@ -252,8 +252,9 @@ def pullback_metric(
     per = item * 3.0 * d * d + (0 if prep.single_layer else _bytes_jacobian(prep, d, n, m))
     rows = batch_rows(per, batch_size)
     out = torch.empty(Xt.shape[0], d, d, dtype=prep.dtype, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], rows):
-        out[sl] = gram_chunk(prep, Xt[sl], side="input", mode=m, normalize=normalize, n=n)
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            out[sl] = gram_chunk(prep, Xt[sl], side="input", mode=m, normalize=normalize, n=n)
     return back(out)
 
 
@@ -318,9 +319,10 @@ def log_volume_element(
     per = item * 3.0 * d * d + (0 if prep.single_layer else _bytes_jacobian(prep, d, n, m))
     rows = batch_rows(per, batch_size)
     out = torch.empty(Xt.shape[0], dtype=prep.dtype, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], rows):
-        S = gram_chunk(prep, Xt[sl], side="input", mode=m, normalize=normalize, n=n)
-        out[sl] = _spectral_log_volume(S, d, None, True)
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            S = gram_chunk(prep, Xt[sl], side="input", mode=m, normalize=normalize, n=n)
+            out[sl] = _spectral_log_volume(S, d, None, True)
     return back(out)
 
 
@@ -389,9 +391,10 @@ def effective_volume(
     per = item * 4.0 * r * r + (0 if prep.single_layer else _bytes_jacobian(prep, d, n, m))
     rows = batch_rows(per, batch_size)
     out = torch.empty(Xt.shape[0], dtype=prep.dtype, device=Xt.device)
-    for sl in iter_chunks(Xt.shape[0], rows):
-        S = gram_chunk(prep, Xt[sl], side=side, mode=m, normalize=normalize, n=n)
-        out[sl] = _spectral_log_volume(S, k, None if floor is None else float(floor), k == r)
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            S = gram_chunk(prep, Xt[sl], side=side, mode=m, normalize=normalize, n=n)
+            out[sl] = _spectral_log_volume(S, k, None if floor is None else float(floor), k == r)
     return back(out)
 
 
@@ -446,14 +449,15 @@ def singular_values(
     rows = batch_rows(_bytes_jacobian(prep, d, n, m) + 4.0 * r * r * 8, batch_size)
     out = torch.empty(Xt.shape[0], k, dtype=prep.dtype, device=Xt.device)
     scale = 1.0 / n if normalize else 1.0
-    for sl in iter_chunks(Xt.shape[0], rows):
-        if method == "svd":
-            s = torch.linalg.svdvals(jacobian_chunk(prep, Xt[sl], m)) * scale**0.5
-        else:
-            side = "input" if d <= n else "feature"
-            S = gram_chunk(prep, Xt[sl], side=side, mode=m, normalize=normalize, n=n)
-            s = torch.linalg.eigvalsh(S).clamp_min(0.0).sqrt().flip(-1)
-        out[sl] = s[:, :k]
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            if method == "svd":
+                s = torch.linalg.svdvals(jacobian_chunk(prep, Xt[sl], m)) * scale**0.5
+            else:
+                side = "input" if d <= n else "feature"
+                S = gram_chunk(prep, Xt[sl], side=side, mode=m, normalize=normalize, n=n)
+                s = torch.linalg.eigvalsh(S).clamp_min(0.0).sqrt().flip(-1)
+            out[sl] = s[:, :k]
     return back(out)
 
 
@@ -522,12 +526,12 @@ def slice_metric(
     E = _check_basis(basis, d).to(device=Xt.device, dtype=prep.dtype)
     k = E.shape[1]
     item = torch.finfo(prep.dtype).bits // 8
-    widths = sum(prep.hidden_widths()) or 2 * n
-    rows = batch_rows(item * (k + 1) * 3.0 * max(widths, n), batch_size)
+    rows = batch_rows(item * (k + 1) * 3.0 * prep.activation_numel(d), batch_size)
     out = torch.empty(Xt.shape[0], k, k, dtype=prep.dtype, device=Xt.device)
     scale = 1.0 / n if normalize else 1.0
-    for sl in iter_chunks(Xt.shape[0], rows):
-        out[sl] = _slice_gram_chunk(prep, Xt[sl], E, scale)
+    with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
+        for sl in iter_chunks(Xt.shape[0], rows):
+            out[sl] = _slice_gram_chunk(prep, Xt[sl], E, scale)
     return back(out)
 
 

@@ -322,7 +322,7 @@ def spectra_over_training(
     layer: str | None = "auto",
     k: int | None = None,
 ) -> dict[int, np.ndarray]:
-    """Singular values of J/√n at anchor inputs for every checkpoint.
+    """Singular values of J/√n at anchor inputs for every checkpoint (computed in float64).
 
     Parameters
     ----------
@@ -352,5 +352,9 @@ def spectra_over_training(
     out = {}
     for epoch, model in items:
         fm = FeatureMap(model, _default_layer(model) if layer == "auto" else layer)
-        out[epoch] = np.asarray(singular_values(fm, A, k=k), dtype=np.float64)
+        # float64 Gram eigenvalues: accurate to ~1e-16·cond², and batched SVDs of many small
+        # matrices parallelise poorly on busy CPUs
+        out[epoch] = np.asarray(
+            singular_values(fm, A, k=k, method="gram", dtype=torch.float64), dtype=np.float64
+        )
     return out
