@@ -35,6 +35,7 @@ from ._common import (
     save_datasets,
 )
 from ._panels_coding import default_panel as coding_panel
+from .diffusion import default_panel as diffusion_panel
 from .manifold_hashing import default_panel as hashing_panel
 from .riemann import default_panel as geometry_panel
 from .stitching import default_panel as stitching_panel
@@ -268,6 +269,7 @@ STAGES = [
     Stage("geometry", geometry_panel, title="Riemannian geometry: volume on a digits plane"),
     Stage("coding_id", coding_panel, title="Coding rate and intrinsic dimension over training"),
     Stage("stitching", stitching_panel, title="Latent-space communication: zero-shot stitching"),
+    Stage("diffusion", diffusion_panel, title="Diffusion spectral entropy over training"),
 ]
 
 STUDY = Study(
