@@ -68,7 +68,7 @@ CONFIG: dict[str, Any] = {
     "geodesic": {
         "n": 2000,
         "n_rows": 300,
-        "k": 10,
+        "k": {"swiss_roll": 5, "tree": 10},
         "p_at_k": 10,
         "roll_noise": 0.0,
         "tree": {"n_branches": 7, "dim": 10, "noise": 0.01},
@@ -86,18 +86,19 @@ CONFIG: dict[str, Any] = {
 }
 
 QUICK: dict[str, Any] = {
-    "geodesic": {"n": 600, "n_rows": 100},
+    "geodesic": {"n": 500, "n_rows": 80},
     "training": {"epochs": 8, "checkpoints": [0, 1, 2, 4, 8]},
+    "dse": {"n_repetitions": 3},
 }
 
 
 # --------------------------------------------------------------------------- geodesics
 def _methods(
-    sample, cfg: dict[str, Any], rows: np.ndarray, seed: int
+    sample, k: int, cfg: dict[str, Any], rows: np.ndarray, seed: int
 ) -> tuple[dict[str, np.ndarray], dict]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DisconnectedGraphWarning)
-        g = build_graph(sample.X, k=cfg["k"])
+        g = build_graph(sample.X, k=k)
     t, _, _ = select_t(g, random_state=seed)
     D_heat, info = heat_geodesic_distances(g, t, rows=rows, return_info=True)
     D_phate, t_phate = phate_potential_distances(g, rows=rows, random_state=seed, return_t=True)
@@ -138,7 +139,8 @@ def geodesics(ctx: RunContext) -> None:
     for name, sample in ctx.progress(list(samples.items()), "geodesic benchmarks"):
         rows = np.sort(ctx.rng(f"rows-{name}").choice(n, min(int(cfg["n_rows"]), n), replace=False))
         truth = sample.geodesic_distances(rows)
-        dists, meta = _methods(sample, cfg, rows, ctx.seed_for(f"methods-{name}"))
+        k = int(cfg["k"][name])
+        dists, meta = _methods(sample, k, cfg, rows, ctx.seed_for(f"methods-{name}"))
         scores[name] = {}
         for method in METHODS:
             ev = evaluate_distances(dists[method], truth, rows=rows, k=k_p)
@@ -148,7 +150,7 @@ def geodesics(ctx: RunContext) -> None:
             )
         ctx.metric("diffusion.heat_t", {name: meta["t"]})
         ctx.text(
-            f"{name}: n={n}, k={cfg['k']}; heat geodesics at automatic t={meta['t']:.3g} "
+            f"{name}: n={n}, k={k}; heat geodesics at automatic t={meta['t']:.3g} "
             f"(Chebyshev order {meta['order']}, saturated fraction {meta['saturated']:.3g}); PHATE "
             f"t={meta['t_phate']}; graph components: {meta['components']}."
             + (" Warnings: " + "; ".join(meta["warnings"]) if meta["warnings"] else "")
@@ -157,11 +159,9 @@ def geodesics(ctx: RunContext) -> None:
             embeds[name] = (
                 sample,
                 HeatGeodesic(
-                    k=cfg["k"], t=meta["t"], random_state=ctx.seed_for(f"hg-{name}")
+                    k=k, t=meta["t"], random_state=ctx.seed_for(f"hg-{name}")
                 ).fit_transform(sample.X),
-                PHATE(k=cfg["k"], random_state=ctx.seed_for(f"phate-{name}")).fit_transform(
-                    sample.X
-                ),
+                PHATE(k=k, random_state=ctx.seed_for(f"phate-{name}")).fit_transform(sample.X),
             )
     ctx.metric(
         "diffusion.geodesic_spearman",
