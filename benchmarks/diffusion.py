@@ -23,7 +23,9 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
 
 Every measurement runs in a fresh subprocess (after a small warm-up call) so its peak resident
 memory (``ru_maxrss``) is its own; the baseline RSS after the warm-up and the process CPU time are
-printed too (wall times are sensitive to other load on the machine; CPU time less so).
+printed too. All processes (ours and the peers') run single-threaded (``OMP/MKL/OPENBLAS_NUM_THREADS
+= 1``): on a shared machine multi-threaded regions stall on descheduled threads and wall times
+swing by an order of magnitude.
 Peers live in ``.peers/heatgeo`` and ``.peers/dse`` (see the module docs); when a peer is
 missing or crashes the line says so and ours still runs.
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -81,7 +84,7 @@ print(json.dumps({"value": float(v), "seconds": secs, "cpu": cpu, "maxrss_mb": r
 OURS_HEAT = """
 import json, resource, sys, time, warnings
 import numpy as np, torch
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 from repgeo.diffusion import build_graph, heat_geodesic_distances
 X = np.load(sys.argv[1]); rows = np.load(sys.argv[5]); mode = sys.argv[6]
 heat_geodesic_distances(build_graph(X[:100], k=5), 1.0)  # warm-up
@@ -98,7 +101,7 @@ print(json.dumps({"seconds": secs, "cpu": cpu, "maxrss_mb": resource.getrusage(r
 OURS_DSE = """
 import json, resource, sys, time, warnings
 import numpy as np, torch
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 from repgeo.diffusion import diffusion_spectral_entropy
 X = np.load(sys.argv[1]); kw = json.loads(sys.argv[2])
 diffusion_spectral_entropy(X[:200], **{**kw, "method": "exact"})  # warm-up
@@ -111,6 +114,14 @@ print(json.dumps({"value": r.entropy, "stderr": r.stderr, "sigma": r.sigma, "sec
 """
 
 
+# One thread for every library in every process (ours and the peers'): on a shared 2-core machine
+# multi-threaded BLAS/OpenMP regions wait on descheduled threads and wall times swing tenfold.
+ENV = {
+    **os.environ,
+    **dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1"),
+}
+
+
 def run(python: Path | str, script: str, *args: str, tmp: Path, timeout: float = 3600) -> dict:
     path = tmp / f"script_{abs(hash(script))}.py"
     path.write_text(textwrap.dedent(script))
@@ -121,6 +132,7 @@ def run(python: Path | str, script: str, *args: str, tmp: Path, timeout: float =
             text=True,
             timeout=timeout,
             cwd=ROOT,
+            env=ENV,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}

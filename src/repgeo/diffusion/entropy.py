@@ -270,11 +270,10 @@ def _slq_entropy(
                 max_neighbors=min(max_neighbors, n - 1),
                 device=device,
             )
-        A = g.affinity(normalize="symmetric")
         dev = g.device
 
         def matvec(V: torch.Tensor) -> torch.Tensor:
-            return A @ V
+            return g.matmul(V, normalize="symmetric")
 
         # exact kernel mass the truncation drops, on a sample of rows
         m = min(n, 256)

@@ -181,22 +181,44 @@ class DiffusionGraph:
             self._cache[key] = _sparse_csr(self.rows, self.cols, w, self.n, self.device)
         return self._cache[key]
 
-    def to_scipy(self, *, normalize: str | None = None):
-        """``W`` (or a normalised version, see :meth:`affinity`) as a SciPy CSR matrix."""
+    def to_scipy(self, *, normalize: str | None = None, transpose: bool = False):
+        """``W`` (or a normalised version, see :meth:`affinity`) as a SciPy CSR matrix. Cached."""
         import scipy.sparse as sp
 
-        A = self.affinity(normalize=normalize).cpu()
-        return sp.csr_matrix(
-            (A.values().numpy(), A.col_indices().numpy(), A.crow_indices().numpy()),
-            shape=(self.n, self.n),
-        )
+        key = f"sp:{normalize}:{transpose}"
+        if key not in self._cache:
+            A = self.affinity(normalize=normalize).cpu()
+            M = sp.csr_matrix(
+                (A.values().numpy(), A.col_indices().numpy(), A.crow_indices().numpy()),
+                shape=(self.n, self.n),
+            )
+            self._cache[key] = M.T.tocsr() if transpose else M
+        return self._cache[key]
+
+    def matmul(
+        self, V: torch.Tensor, *, normalize: str | None = None, transpose: bool = False
+    ) -> torch.Tensor:
+        """``A @ V`` for the (normalised, optionally transposed) affinity ``A`` and a dense
+        ``(n, b)`` float64 tensor. On CPU through SciPy's CSR kernel (single-threaded; on a
+        shared machine ~10× faster than torch's multi-threaded sparse CSR product), on a GPU
+        through torch."""
+        if V.device.type == "cpu":
+            out = self.to_scipy(normalize=normalize, transpose=transpose) @ V.numpy()
+            return torch.from_numpy(np.ascontiguousarray(out))
+        A = self.affinity(normalize=normalize)
+        if transpose:
+            key = f"WT:{normalize}"
+            if key not in self._cache:
+                self._cache[key] = A.to_sparse_coo().t().to_sparse_csr()
+            A = self._cache[key]
+        return A @ V
 
     def laplacian_matvec(self, V: torch.Tensor) -> torch.Tensor:
         """``L @ V`` for a dense ``(n, b)`` float64 tensor, never forming ``L``."""
         if self.laplacian == "normalized":
-            return V - self.affinity(normalize="symmetric") @ V
+            return V - self.matmul(V, normalize="symmetric")
         deg = self._degrees_t()
-        return deg[:, None] * V - self.affinity() @ V
+        return deg[:, None] * V - self.matmul(V)
 
     def _degrees_t(self) -> torch.Tensor:
         if "deg" not in self._cache:

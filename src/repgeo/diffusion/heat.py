@@ -84,13 +84,26 @@ def _chebyshev_apply(
         for t in ts
     ]
 
-    def xmul(V: torch.Tensor) -> torch.Tensor:  # (L/φ - I) V
-        return graph.laplacian_matvec(V) / phi - V
+    if graph.laplacian == "normalized":
+        # x V = (L/φ - I) V = (1/φ - 1) V - (1/φ) A V with A = D^{-1/2} W D^{-1/2}
+        def xmul_into(V: torch.Tensor, out: torch.Tensor, scale: float) -> torch.Tensor:
+            """out <- scale · x V + out (in place, three passes, no temporaries but A V)."""
+            AV = graph.matmul(V, normalize="symmetric")
+            return out.add_(V, alpha=scale * (1.0 / phi - 1.0)).add_(AV, alpha=-scale / phi)
+    else:
+        deg = graph._degrees_t()
 
-    T0, T1 = B, xmul(B)
+        def xmul_into(V: torch.Tensor, out: torch.Tensor, scale: float) -> torch.Tensor:
+            xV = (deg[:, None] * V - graph.matmul(V)) / phi - V
+            return out.add_(xV, alpha=scale)
+
+    T0 = B
+    T1 = xmul_into(B, torch.zeros_like(B), 1.0)
     outs = [c[0] * T0 + c[1] * T1 for c in coefs]
+    T0 = T0.clone()  # the recurrence overwrites it
     for j in range(2, order + 1):
-        T0, T1 = T1, 2.0 * xmul(T1) - T0
+        # T_j = 2 x T_{j-1} - T_{j-2}, written into T_{j-2}'s buffer
+        T0, T1 = T1, xmul_into(T1, T0.neg_(), 2.0)
         for o, c in zip(outs, coefs):
             o.add_(T1, alpha=float(c[j]))
     return outs

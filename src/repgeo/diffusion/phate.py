@@ -77,7 +77,6 @@ def _select_t(graph: DiffusionGraph, t_max: int, random_state: Any) -> int:
 
 def _potential_rows(graph: DiffusionGraph, t: int) -> torch.Tensor:
     """Dense ``U = -log(P^t + 1e-7)`` (n × n): rows of ``P^t`` are ``(Pᵀ)^t e_i``."""
-    Pt_T = graph.affinity(normalize="row").to_sparse_coo().t().to_sparse_csr()
     n = graph.n
     U = torch.empty(n, n, dtype=torch.float64, device=graph.device)
     cols = chunk_rows(8.0 * n * 3, maximum=n)
@@ -85,7 +84,7 @@ def _potential_rows(graph: DiffusionGraph, t: int) -> torch.Tensor:
         B = torch.zeros(n, sl.stop - sl.start, dtype=torch.float64, device=graph.device)
         B[torch.arange(sl.start, sl.stop), torch.arange(sl.stop - sl.start)] = 1.0
         for _ in range(t):
-            B = Pt_T @ B
+            B = graph.matmul(B, normalize="row", transpose=True)
         U[sl] = -torch.log(B.T + _POT_EPS)
     return U
 
