@@ -21,9 +21,10 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
     as O(n³) from n = 10,000 — no peer can run there), and its error against the exact value at
     n = 10,000 (``dse_slq_n10000``, anchor = exact).
 
-Every measurement runs in a fresh subprocess (after a small warm-up call) so its peak resident
-memory (``ru_maxrss``) is its own; the baseline RSS after the warm-up and the process CPU time are
-printed too. All processes (ours and the peers') run single-threaded (``OMP/MKL/OPENBLAS_NUM_THREADS
+Every measurement runs in a fresh subprocess after a small warm-up call. Memory is the peak of the
+resident set size sampled every 2 ms during the measured call, minus its value at the start
+("+MB over start"; ``ru_maxrss`` alone would hide allocations that reuse memory freed after the
+imports), and the process CPU time is printed too. All processes (ours and the peers') run single-threaded (``OMP/MKL/OPENBLAS_NUM_THREADS
 = 1``): on a shared machine multi-threaded regions stall on descheduled threads and wall times
 swing by an order of magnitude.
 Peers live in ``.peers/heatgeo`` and ``.peers/dse`` (see the module docs); when a peer is
@@ -50,7 +51,30 @@ PEERS = {
 }
 OURS = sys.executable
 
-HEATGEO_SCRIPT = """
+MEMORY_PROLOGUE = """
+import threading, time as _time
+class PeakRSS:
+    # samples the resident set size (VmRSS) every 2 ms; peak() is the most seen above the start
+    def __init__(self):
+        self.start = self.now(); self.max = self.start; self.stop = False
+        self.t = threading.Thread(target=self.loop, daemon=True); self.t.start()
+    @staticmethod
+    def now():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    def loop(self):
+        while not self.stop:
+            self.max = max(self.max, self.now()); _time.sleep(0.002)
+    def peak(self):
+        self.stop = True; self.t.join(); self.max = max(self.max, self.now())
+        return self.max - self.start
+"""
+
+HEATGEO_SCRIPT = (
+    MEMORY_PROLOGUE
+    + """
 import json, resource, sys, time, warnings
 import numpy as np
 warnings.filterwarnings("ignore")
@@ -58,6 +82,7 @@ from heatgeo.embedding import HeatGeo
 X = np.load(sys.argv[1])
 _w = HeatGeo(knn=5, tau=1.0); _w.fit(X[:100]); _w.metric_computation(X[:100])  # warm-up
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
 h = HeatGeo(knn=int(sys.argv[3]), tau=float(sys.argv[4]))
 h.fit(X)
@@ -65,23 +90,30 @@ h.metric_computation(X)
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 rows = np.load(sys.argv[5])
 np.save(sys.argv[2], h.dist[rows])
-print(json.dumps({"seconds": secs, "cpu": cpu, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
+print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
 """
+)
 
-DSE_SCRIPT = """
+DSE_SCRIPT = (
+    MEMORY_PROLOGUE
+    + """
 import json, resource, sys, time
 import numpy as np
 from dse_dsmi import diffusion_spectral_entropy
 X = np.load(sys.argv[1])
 diffusion_spectral_entropy(X[:50], gaussian_kernel_sigma=float(sys.argv[2]), t=1, max_N=None)  # warm-up
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
 v = diffusion_spectral_entropy(X, gaussian_kernel_sigma=float(sys.argv[2]), t=1, max_N=None)
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(json.dumps({"value": float(v), "seconds": secs, "cpu": cpu, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
+print(json.dumps({"value": float(v), "seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
 """
+)
 
-OURS_HEAT = """
+OURS_HEAT = (
+    MEMORY_PROLOGUE
+    + """
 import json, resource, sys, time, warnings
 import numpy as np, torch
 torch.set_num_threads(1)
@@ -89,16 +121,20 @@ from repgeo.diffusion import build_graph, heat_geodesic_distances
 X = np.load(sys.argv[1]); rows = np.load(sys.argv[5]); mode = sys.argv[6]
 heat_geodesic_distances(build_graph(X[:100], k=5), 1.0)  # warm-up
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
 g = build_graph(X, k=int(sys.argv[3]))
 D, info = heat_geodesic_distances(g, float(sys.argv[4]), rows=None if mode == "full" else rows, return_info=True)
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 np.save(sys.argv[2], D[rows] if mode == "full" else D)
-print(json.dumps({"seconds": secs, "cpu": cpu, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024,
+print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024,
                   "order": info["order"], "saturated": info["saturated_fraction"]}))
 """
+)
 
-OURS_DSE = """
+OURS_DSE = (
+    MEMORY_PROLOGUE
+    + """
 import json, resource, sys, time, warnings
 import numpy as np, torch
 torch.set_num_threads(1)
@@ -106,12 +142,14 @@ from repgeo.diffusion import diffusion_spectral_entropy
 X = np.load(sys.argv[1]); kw = json.loads(sys.argv[2])
 diffusion_spectral_entropy(X[:200], **{**kw, "method": "exact"})  # warm-up
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
 r = diffusion_spectral_entropy(X, **kw)
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 print(json.dumps({"value": r.entropy, "stderr": r.stderr, "sigma": r.sigma, "seconds": secs, "cpu": cpu, "method": r.method,
-                  "info": r.info, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
+                  "info": r.info, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
 """
+)
 
 
 # One thread for every library in every process (ours and the peers'): on a shared 2-core machine
@@ -160,7 +198,7 @@ def bench(case: str, ours: dict, anchor: dict, extra: str = "") -> None:
 def mem(d: dict) -> str:
     if "maxrss_mb" not in d:
         return "n/a"
-    return f"{d['maxrss_mb']:.0f} MB (baseline {d['base_mb']:.0f} MB, CPU {d.get('cpu', float('nan')):.1f} s)"
+    return f"+{d['peak_extra_mb']:.0f} MB over start (ru_maxrss {d['maxrss_mb']:.0f} MB), CPU {d.get('cpu', float('nan')):.1f} s"
 
 
 def heat_cases(sizes: list[int], tmp: Path) -> None:
@@ -259,7 +297,7 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
         anchor,
         f"DSE {approx.get('value', float('nan')):.4f} ± {approx.get('stderr', float('nan')):.4f}; kernel edges "
         f"{approx.get('info', {}).get('edges')}; dropped mass {approx.get('info', {}).get('dropped_kernel_mass', float('nan')):.2e}; "
-        f"peak RSS {mem(approx)}; anchor = exact at n={ref_n} scaled by (n/{ref_n})^3 (dense: {8 * big**2 / 1e9:.0f} GB for the kernel alone)",
+        f"peak RSS {mem(approx)}; anchor = exact at n={ref_n} scaled by (n/{ref_n})^3 (dense: {8 * big**2 / 1e9:.1f} GB for the kernel alone)",
     )
 
 

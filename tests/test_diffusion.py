@@ -565,3 +565,14 @@ def test_disconnected_graph_in_evaluation_pipeline_warns_once(rng):
     assert sum(issubclass(x.category, DisconnectedGraphWarning) for x in w) == 1
     assert info["saturated_fraction"] >= 0.5 - 1e-9  # the other component is unreachable
     np.testing.assert_allclose(D[0, 40:], info["saturated_distance"][0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("bandwidth", "operator"), [("knn", "sparse"), ("median", "dense")])
+def test_dse_slq_agrees_with_exact_at_5000(bandwidth, operator):
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 10, 5000)
+    X = rng.normal(size=(5000, 8)) * (0.5 + y[:, None] / 10) + 3.0 * rng.normal(size=(10, 8))[y]
+    ex = diffusion_spectral_entropy(X, bandwidth=bandwidth, method="exact")
+    sq = diffusion_spectral_entropy(X, bandwidth=bandwidth, method="slq", operator=operator)
+    assert abs(sq.entropy - ex.entropy) < 4 * sq.stderr + 0.01
