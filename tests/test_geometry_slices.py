@@ -115,6 +115,8 @@ def test_statistics_bad_input():
         boundary_magnification(np.ones(10), margin=np.ones(10), near=0.6, far=0.5)
     with pytest.raises(ValueError, match="NaN"):
         boundary_magnification(np.array([np.nan, 1.0]), margin=np.ones(2))
+    with pytest.raises(ValueError, match="singular metric"):
+        boundary_magnification(np.array([-np.inf, 1.0, 2.0]), margin=np.arange(3.0))
     with pytest.raises(ValueError, match="at least 2 feature"):
         softmax_entropy(np.zeros((3, 1)))
     with pytest.raises(ValueError, match="at least"):
@@ -127,6 +129,21 @@ def test_statistics_bad_input():
         geometry_over_training([], np.zeros((4, 2)))
     with pytest.raises(TypeError, match="nn.Module"):
         geometry_over_training([(0, "model")], np.zeros((4, 2)))
+
+
+def test_float64_default_avoids_spurious_singular_metrics():
+    """float32 sigmoids saturate (σ' exactly 0 for z > ~17): decision_geometry uses float64."""
+    net = MLP([2, 4, 2], activation="sigmoid", seed=0)
+    with torch.no_grad():
+        net.fc1.weight.copy_(torch.tensor([[25.0, 0.0], [0.0, 25.0], [20.0, 5.0], [5.0, 20.0]]))
+        net.fc1.bias.zero_()
+    X = np.array([[1.0, 1.0], [0.1, -0.2]])
+    from repgeo.features import FeatureMap
+    from repgeo.geometry import log_volume_element
+
+    assert np.isneginf(log_volume_element(FeatureMap(net, "act1"), X.astype(np.float32))[0])
+    lv = decision_geometry(net, X)["log_volume"]
+    assert np.all(np.isfinite(lv)) and lv[0] < -15
 
 
 def test_decision_geometry_and_spectra_on_small_nets():

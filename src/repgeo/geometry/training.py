@@ -125,9 +125,19 @@ def boundary_magnification(
     0.777778
     """
     lv = np.asarray(
-        to_numpy(check_array(log_volume, name="log_volume", ndim=1, shape_hint="(m,)")),
+        to_numpy(
+            check_array(log_volume, name="log_volume", ndim=1, shape_hint="(m,)", allow_nan=True)
+        ),
         dtype=np.float64,
     )
+    if np.isnan(lv).any() or np.isposinf(lv).any():
+        raise ValueError("log_volume contains NaN or +inf; expected finite log10 volumes.")
+    if np.isneginf(lv).any():
+        raise ValueError(
+            f"log_volume is -inf (a singular metric) at {int(np.isneginf(lv).sum())} point(s): "
+            "the mean is undefined. Compute in float64 (float32 sigmoids saturate at |z| ≈ 17, "
+            "making σ' exactly 0) or use effective_volume with a floor."
+        )
     if (logits is None) == (margin is None):
         raise ValueError("pass exactly one of logits (m, C) or margin (m,).")
     if logits is not None:
@@ -168,7 +178,7 @@ def decision_geometry(
     k: int | None = None,
     basis: Any = None,
     curvature: bool = False,
-    dtype: Any = None,
+    dtype: Any = torch.float64,
 ) -> dict[str, np.ndarray]:
     """Predictions and geometry of one model at a batch of points (e.g. a grid or a plane).
 
@@ -190,6 +200,10 @@ def decision_geometry(
     curvature : bool, default=False
         Also compute the Gaussian curvature K (float64) — of the input metric for d = 2, of the
         slice metric otherwise.
+    dtype : torch.dtype or None, default=torch.float64
+        Compute dtype of the volume (``None``: the model's). float64 by default: grids are
+        cheap, and in float32 saturated sigmoids (|z| > 17) have σ' exactly 0, i.e. a spurious
+        singular metric.
 
     Returns
     -------
