@@ -471,7 +471,9 @@ class HeatGeodesic:
         if self.mds == "smacof":
             Y, self.stress_, self.n_iter_ = _smacof(D_ll, Y, max_iter, 1e-4)
         if self.landmarks_ is not None:
-            Y = landmark_placement(D, Y)
+            Y_l = Y
+            Y = landmark_placement(D, Y_l)
+            Y[torch.as_tensor(rows, device=Y.device)] = Y_l  # landmarks keep their MDS coordinates
         _, back = to_torch(X)
         self.embedding_ = back(Y)
         return self
