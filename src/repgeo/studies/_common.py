@@ -44,12 +44,18 @@ _GEN_KEYS = (
 )
 
 
-def manifold_generator(ctx: RunContext, section: str = "manifold") -> RandomNetworkManifolds:
-    """The family-1 generator of ``ctx.config[section]``, seeded from the run seed."""
+def manifold_generator(
+    ctx: RunContext, section: str = "manifold", *, seed_key: str | None = None
+) -> RandomNetworkManifolds:
+    """The family-1 generator of ``ctx.config[section]``, seeded from the run seed.
+
+    The generator's seed is ``ctx.seed_for(seed_key)`` (default ``"<section>-generator"``), so a
+    later stage rebuilds exactly the generator an earlier stage sampled from.
+    """
     cfg = ctx.config[section]
     return RandomNetworkManifolds(
         **{k: cfg[k] for k in _GEN_KEYS if k in cfg},
-        random_state=ctx.seed_for(f"{section}-generator"),
+        random_state=ctx.seed_for(seed_key or f"{section}-generator"),
     )
 
 

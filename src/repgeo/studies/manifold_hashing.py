@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import Dataset, RandomNetworkManifolds, split_classes
+from ..data import Dataset, split_classes
 from ..data.manifolds import ClassManifolds
 from ..features import extract
 from ..hashing import (
@@ -161,18 +161,7 @@ def _generator(ctx: RunContext, family: str) -> ClassManifolds:
     cfg = ctx.config[family]
     seed = ctx.seed_for(f"{family}-generator")
     if family == "randnet":
-        keys = (
-            "n_classes",
-            "k_gamma",
-            "k_theta",
-            "ambient_dim",
-            "depth",
-            "hidden",
-            "activation",
-            "theta_scale",
-            "noise",
-        )
-        return RandomNetworkManifolds(**{k: cfg[k] for k in keys}, random_state=seed)
+        return manifold_generator(ctx, family)
     return DigitTransformManifolds(
         n_classes=cfg["n_classes"],
         image_size=cfg["image_size"],

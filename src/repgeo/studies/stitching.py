@@ -44,7 +44,6 @@ import numpy as np
 import torch
 
 from ..data import load_digits
-from ..data.manifolds import RandomNetworkManifolds
 from ..features import extract
 from ..latent import (
     LatentAligner,
@@ -59,6 +58,7 @@ from ..latent import (
 from ..models import MLP, TrainConfig, build_model, train
 from ..report.figures import new_figure
 from ..runs import RunContext, Stage, Study
+from ._common import manifold_generator
 
 __all__ = ["STUDY", "default_panel", "stitching_panel"]
 
@@ -209,20 +209,7 @@ def train_digits(ctx: RunContext) -> None:
 def train_manifold(ctx: RunContext) -> None:
     """Train the model panel on random-network class manifolds (family 1)."""
     cfg = ctx.config["manifold"]
-    keys = (
-        "n_classes",
-        "k_gamma",
-        "k_theta",
-        "ambient_dim",
-        "depth",
-        "hidden",
-        "activation",
-        "theta_scale",
-        "noise",
-    )
-    gen = RandomNetworkManifolds(
-        **{k: cfg[k] for k in keys}, random_state=ctx.seed_for("stitching-manifold-generator")
-    )
+    gen = manifold_generator(ctx, "manifold", seed_key="stitching-manifold-generator")
     ds = gen.sample(cfg["n_per_class"], random_state=ctx.seed_for("stitching-manifold-sample"))
     tr, te = ds.train_test_split(
         test_fraction=cfg["test_fraction"], random_state=ctx.seed_for("stitching-manifold-split")
