@@ -128,3 +128,17 @@ def test_cli_errors_are_clear(default_run, tmp_path):
     assert r.exit_code == 2 and "not a repgeo run" in r.output
     r = runner.invoke(app, ["report", str(default_run)])
     assert r.exit_code == 0 and r.output.strip().endswith("report.html")
+
+
+def test_pca_project_matches_sklearn():
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from repgeo.studies._common import pca_project
+
+    rng = np.random.default_rng(0)
+    fit = rng.standard_normal((200, 6)) @ np.diag([5.0, 3.0, 1.0, 0.5, 0.2, 0.1])
+    X = rng.standard_normal((30, 6))
+    ours = pca_project(fit, X, 3)
+    ref = PCA(3).fit(fit).transform(X)
+    np.testing.assert_allclose(np.abs(ours), np.abs(ref), rtol=1e-8, atol=1e-10)  # axes up to sign

@@ -27,6 +27,7 @@ __all__ = [
     "datasets",
     "hidden_layers",
     "manifold_generator",
+    "pca_project",
     "save_datasets",
 ]
 
@@ -126,3 +127,16 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, device: torch.devic
     """Top-1 accuracy of a classifier on arrays."""
     logits = model(torch.as_tensor(X, dtype=torch.float32, device=device))
     return float((logits.argmax(1).cpu().numpy() == y).mean())
+
+
+def pca_project(fit: np.ndarray, X: np.ndarray, k: int = 2) -> np.ndarray:
+    """Coordinates of ``X`` on the top ``k`` principal axes of ``fit`` (float64, via torch).
+
+    The eigendecomposition of the d×d scatter matrix runs in torch: next to torch, NumPy's
+    threaded LAPACK can stall on a busy machine.
+    """
+    F = torch.as_tensor(np.asarray(fit), dtype=torch.float64)
+    mu = F.mean(0)
+    _, V = torch.linalg.eigh((F - mu).T @ (F - mu))
+    top = V.flip(1)[:, : min(k, V.shape[1])]
+    return ((torch.as_tensor(np.asarray(X), dtype=torch.float64) - mu) @ top).numpy()

@@ -32,6 +32,7 @@ from ._common import (
     datasets,
     hidden_layers,
     manifold_generator,
+    pca_project,
     save_datasets,
 )
 from ._panels_coding import default_panel as coding_panel
@@ -173,12 +174,6 @@ def train_digits(ctx: RunContext) -> None:
     )
 
 
-def _pca2(Z: np.ndarray, fit_on: np.ndarray) -> np.ndarray:
-    mu = fit_on.mean(0)
-    _, _, Vt = np.linalg.svd(fit_on - mu, full_matrices=False)
-    return (Z - mu) @ Vt[:2].T
-
-
 def embeddings(ctx: RunContext) -> None:
     """Training curves, accuracies and PCA pictures at init vs trained."""
     fig, axes = new_figure(1, 2, size=(8.0, 3.0))
@@ -220,7 +215,8 @@ def embeddings(ctx: RunContext) -> None:
                 Zu = extract(
                     model, ds["unseen"].X, layer=layer, device=ctx.device, show_progress=False
                 )
-                P = _pca2(np.vstack([Zt, Zu]), np.vstack([Zt, Zu]))
+                Z = np.vstack([Zt, Zu])
+                P = pca_project(Z, Z)
                 Pt, Pu = P[: len(Zt)], P[len(Zt) :]
                 ax.scatter(*Pt.T, c=ds["test"].y, cmap="tab20", s=5, alpha=0.7, label="seen (test)")
                 ax.scatter(
@@ -228,7 +224,7 @@ def embeddings(ctx: RunContext) -> None:
                 )
                 ax.legend(loc="best", markerscale=2)
             else:
-                P = _pca2(Zt, Zt)
+                P = pca_project(Zt, Zt)
                 sc = ax.scatter(*P.T, c=ds["test"].y, cmap="tab10", s=5, alpha=0.8)
                 if col == 1:
                     fig.colorbar(sc, ax=ax, label="digit")

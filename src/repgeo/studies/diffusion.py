@@ -58,7 +58,7 @@ from ..features import extract
 from ..models import MLP, TrainConfig, list_checkpoints, load_model, train
 from ..report.figures import new_figure
 from ..runs import RunContext, Stage, Study
-from ._common import checkpoints, datasets, hidden_layers
+from ._common import checkpoints, datasets, hidden_layers, pca_project
 
 __all__ = ["STUDY", "default_panel", "measure_dse"]
 
@@ -199,9 +199,7 @@ def _plot_embeddings(ctx: RunContext, embeds: dict[str, tuple]) -> None:
     fig, axes = new_figure(len(embeds), 3, size=(10.5, 3.3 * len(embeds)), squeeze=False)
     for row, (name, (sample, Yh, Yp)) in enumerate(embeds.items()):
         X = sample.X
-        Xc = X - X.mean(0)
-        pcs = Xc @ np.linalg.svd(Xc, full_matrices=False)[2][:2].T
-        view = X[:, [0, 2]] if name == "swiss_roll" else pcs
+        view = X[:, [0, 2]] if name == "swiss_roll" else pca_project(X, X, 2)
         for ax, Y, title in zip(
             axes[row], (view, Yh, Yp), ("data", "heat geodesic (MDS)", "PHATE potential (MDS)")
         ):

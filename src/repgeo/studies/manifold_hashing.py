@@ -40,7 +40,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..data import Dataset, split_classes
 from ..data.manifolds import ClassManifolds
@@ -62,7 +61,14 @@ from ..models import MLP, TrainConfig, train
 from ..report.figures import new_figure
 from ..runs import RunContext, Stage, Study
 from ..runs.io import read_json
-from ._common import checkpoints, datasets, hidden_layers, manifold_generator, save_datasets
+from ._common import (
+    checkpoints,
+    datasets,
+    hidden_layers,
+    manifold_generator,
+    pca_project,
+    save_datasets,
+)
 
 __all__ = ["STUDY", "analyse_checkpoints", "default_panel", "one_shot_baselines"]
 
@@ -390,15 +396,6 @@ def analyse_checkpoints(
     return rows
 
 
-def _pca_embed(fit: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:
-    """Coordinates of ``X`` on the top ``k`` principal axes of ``fit`` (torch; float64)."""
-    F = torch.as_tensor(fit, dtype=torch.float64)
-    mu = F.mean(0)
-    _, V = torch.linalg.eigh((F - mu).T @ (F - mu))
-    top = V[:, torch.arange(V.shape[1] - 1, max(V.shape[1] - 1 - k, -1), -1)]
-    return ((torch.as_tensor(X, dtype=torch.float64) - mu) @ top).numpy()
-
-
 def one_shot_baselines(
     trained: Any,
     untrained: Any,
@@ -425,7 +422,7 @@ def one_shot_baselines(
         "trained": extract(trained, unseen.X, layer=layer, device=device, show_progress=False),
         "untrained": extract(untrained, unseen.X, layer=layer, device=device, show_progress=False),
         "raw": unseen.X,
-        "pca": _pca_embed(
+        "pca": pca_project(
             splits["train"].X.astype(np.float64), unseen.X.astype(np.float64), pca_components
         ),
     }
@@ -763,7 +760,7 @@ def one_shot_stage(ctx: RunContext) -> None:
                     ("raw", unseen.X),
                     (
                         "pca",
-                        _pca_embed(
+                        pca_project(
                             splits["train"].X.astype(np.float64),
                             unseen.X.astype(np.float64),
                             a["pca_components"],
