@@ -38,3 +38,20 @@ TINY_DEFAULT = {
 @pytest.fixture
 def tiny_default():
     return TINY_DEFAULT
+
+
+def default_panel_study(*panels, train=("manifold", "digits"), config=None):
+    """The default study's training stages (``train``) followed by ``panels`` — how a panel is
+    tested on a tiny run. ``config`` adds sections to the default study's config."""
+    from repgeo.runs import Study
+    from repgeo.studies import default
+
+    wanted = {f"train_{name}" for name in train}
+    stages = [s for s in default.STAGES if s.name in wanted]
+    return Study(
+        name="panel-test",
+        summary="training stages of the default study, then the panels under test",
+        stages=[*stages, *panels],
+        config={**default.CONFIG, **(config or {})},
+        quick=default.QUICK,
+    )

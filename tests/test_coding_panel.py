@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import default_panel_study
 from repgeo.coding import coding_rate_reduction
 from repgeo.dimension import twonn
 from repgeo.features import extract
 from repgeo.models import MLP
-from repgeo.runs import RunContext, Stage, Study, run_study
-from repgeo.studies import default as default_study
+from repgeo.runs import RunContext, Stage, run_study
 from repgeo.studies._common import checkpoints, datasets
 from repgeo.studies._panels_coding import default_panel, hashing_panel
 
@@ -34,16 +34,8 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    study = Study(
-        name="coding-panel-test",
-        summary="tiny",
-        stages=[
-            Stage("train_manifold", default_study.train_manifold),
-            Stage("train_digits", default_study.train_digits),
-            Stage("coding_id", default_panel, title="Coding rate and intrinsic dimension"),
-        ],
-        config=default_study.CONFIG,
-        quick=default_study.QUICK,
+    study = default_panel_study(
+        Stage("coding_id", default_panel, title="Coding rate and intrinsic dimension")
     )
     out = tmp_path_factory.mktemp("run") / "run"
     run_study(study, out, quick=True, device="cpu", config_overrides=TINY)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import default_panel_study
 from repgeo.diffusion import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from repgeo.features import extract
-from repgeo.runs import RunContext, Stage, Study, run_study
-from repgeo.studies import default as default_study
+from repgeo.runs import RunContext, Stage, run_study
 from repgeo.studies._common import checkpoints, datasets, hidden_layers
 from repgeo.studies.diffusion import METHODS, STUDY, default_panel
 
@@ -58,16 +58,8 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    study = Study(
-        name="diffusion-panel-test",
-        summary="tiny",
-        stages=[
-            Stage("train_manifold", default_study.train_manifold),
-            Stage("train_digits", default_study.train_digits),
-            Stage("diffusion", default_panel, title="Diffusion spectral entropy"),
-        ],
-        config=default_study.CONFIG,
-        quick=default_study.QUICK,
+    study = default_panel_study(
+        Stage("diffusion", default_panel, title="Diffusion spectral entropy")
     )
     out = tmp_path_factory.mktemp("run") / "run"
     run_study(study, out, quick=True, device="cpu", config_overrides=TINY)

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from repgeo.runs import Stage, Study, run_study
-from repgeo.studies import default as default_study
+from conftest import default_panel_study
+from repgeo.runs import Stage, run_study
 from repgeo.studies.riemann import STUDY, default_panel
 
 TINY_RIEMANN = {
@@ -48,14 +48,10 @@ def test_riemann_study_quick(tmp_path):
 
 
 def test_default_panel_on_tiny_digits_run(tmp_path):
-    study = Study(
-        name="geometry-panel-test",
-        summary="digits training + the geometry panel",
-        stages=[
-            Stage("train_digits", default_study.train_digits, title="digits"),
-            Stage("geometry", default_panel, title="geometry"),
-        ],
-        config={**default_study.CONFIG, "geometry": {"resolution": 16, "k": 5}},
+    study = default_panel_study(
+        Stage("geometry", default_panel, title="geometry"),
+        train=("digits",),
+        config={"geometry": {"resolution": 16, "k": 5}},
     )
     out = tmp_path / "run"
     run_study(

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from repgeo.runs import Stage, Study, run_study
+from conftest import default_panel_study
+from repgeo.runs import Stage, run_study
 from repgeo.studies import get_study
 
 TINY = {
@@ -89,16 +90,9 @@ def test_manifold_hashing_study(tmp_path):
 
 
 def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
-    from repgeo.studies.default import CONFIG, QUICK, train_manifold
     from repgeo.studies.manifold_hashing import default_panel
 
-    study = Study(
-        name="hashing-panel-test",
-        summary="train the default study's manifold model, then the hashing panel",
-        stages=[Stage("train_manifold", train_manifold), Stage("hashing", default_panel)],
-        config=CONFIG,
-        quick=QUICK,
-    )
+    study = default_panel_study(Stage("hashing", default_panel), train=("manifold",))
     out = tmp_path / "run"
     overrides = {k: v for k, v in tiny_default.items() if k.startswith("manifold")}
     run_study(study, out, quick=True, device="cpu", config_overrides=overrides)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from conftest import default_panel_study
 from repgeo.runs import Stage, Study, run_study
 from repgeo.studies import stitching as st
 
@@ -86,16 +87,10 @@ def test_topic_corpus_is_seeded_and_balanced():
 
 
 def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
-    from repgeo.studies import default
-
-    study = Study(
-        name="panel-test",
-        summary="",
-        stages=[
-            Stage("train_digits", default.train_digits),
-            Stage("latent_panel", st.default_panel),
-        ],
-        config={**default.CONFIG, "latent_panel": {"n_anchors": 100}},
+    study = default_panel_study(
+        Stage("latent_panel", st.default_panel),
+        train=("digits",),
+        config={"latent_panel": {"n_anchors": 100}},
     )
     overrides = {k: v for k, v in tiny_default.items() if k in ("digits_model", "digits_train")}
     run_study(study, tmp_path / "run", device="cpu", config_overrides=overrides)
