@@ -17,7 +17,7 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
     to the peer), exact path, n = 2,000 and 10,000 (``dse_exact_n<N>``); values must agree to
     1e-6.
 (c) Our large-n estimator (sparse Gaussian kernel + deflated stochastic Lanczos quadrature,
-    local bandwidth) at n = 100,000 (``dse_slq_n100000``, anchor = our exact path extrapolated
+    local bandwidth) at n = 100,000 (``dse_slq_n100000_vs_extrapolated_exact``, anchor = our exact path extrapolated
     as O(n³) from n = 10,000 — no peer can run there), and its error against the exact value at
     n = 10,000 (``dse_slq_n10000``, anchor = exact).
 
@@ -292,7 +292,7 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
         else {"error": "no exact reference"}
     )
     bench(
-        f"dse_slq_n{big}",
+        f"dse_slq_n{big}_vs_extrapolated_exact",
         approx,
         anchor,
         f"DSE {approx.get('value', float('nan')):.4f} ± {approx.get('stderr', float('nan')):.4f}; kernel edges "
