@@ -42,16 +42,27 @@ def tiny_default():
 
 def default_panel_study(*panels, train=("manifold", "digits"), config=None):
     """The default study's training stages (``train``) followed by ``panels`` — how a panel is
-    tested on a tiny run. ``config`` adds sections to the default study's config."""
-    from repgeo.runs import Study
+    tested on a tiny run. ``config`` maps a panel's name to option overrides for that panel."""
+    import dataclasses
+
+    from repgeo.runs import Study, deep_merge
     from repgeo.studies import default
 
+    config = dict(config or {})
+    panels = [
+        dataclasses.replace(p, config=deep_merge(p.config, config.pop(p.name)))
+        if p.name in config
+        else p
+        for p in panels
+    ]
+    if config:
+        raise ValueError(f"config names no panel under test: {sorted(config)}")
     wanted = {f"train_{name}" for name in train}
     stages = [s for s in default.STAGES if s.name in wanted]
     return Study(
         name="panel-test",
         summary="training stages of the default study, then the panels under test",
         stages=[*stages, *panels],
-        config={**default.CONFIG, **(config or {})},
+        config=default.CONFIG,
         quick=default.QUICK,
     )

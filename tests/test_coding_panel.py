@@ -13,9 +13,10 @@ from repgeo.coding import coding_rate_reduction
 from repgeo.dimension import twonn
 from repgeo.features import extract
 from repgeo.models import MLP
-from repgeo.runs import RunContext, Stage, run_study
-from repgeo.studies._common import checkpoints, datasets
-from repgeo.studies._panels_coding import default_panel, hashing_panel
+from repgeo.panels import CODING_ID
+from repgeo.panels._common import checkpoints, datasets
+from repgeo.runs import RunContext, run_study
+from repgeo.studies._panels_coding import hashing_panel
 
 TINY = {
     "manifold": {
@@ -34,9 +35,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    study = default_panel_study(
-        Stage("coding_id", default_panel, title="Coding rate and intrinsic dimension")
-    )
+    study = default_panel_study(CODING_ID)
     out = tmp_path_factory.mktemp("run") / "run"
     run_study(study, out, quick=True, device="cpu", config_overrides=TINY)
     return out

@@ -134,7 +134,7 @@ def test_pca_project_matches_sklearn():
     import numpy as np
     from sklearn.decomposition import PCA
 
-    from repgeo.studies._common import pca_project
+    from repgeo.latent import pca_project
 
     rng = np.random.default_rng(0)
     fit = rng.standard_normal((200, 6)) @ np.diag([5.0, 3.0, 1.0, 0.5, 0.2, 0.1])

@@ -522,8 +522,8 @@ def test_evaluation_against_scipy_and_sklearn(rng):
     assert evaluate_distances(DX, DX, k=5) == {
         "spearman": 1.0,
         "pearson": 1.0,
-        "p_at_5": 1.0,
-        "trustworthiness_5": 1.0,
+        "precision_at_k": 1.0,
+        "trustworthiness": 1.0,
     }
     with pytest.raises(ValueError, match="same shape"):
         rowwise_correlation(DX, DY[:5])

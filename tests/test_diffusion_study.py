@@ -11,9 +11,11 @@ import torch
 from conftest import default_panel_study
 from repgeo.diffusion import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from repgeo.features import extract
-from repgeo.runs import RunContext, Stage, run_study
-from repgeo.studies._common import checkpoints, datasets, hidden_layers
-from repgeo.studies.diffusion import METHODS, STUDY, default_panel
+from repgeo.models import hidden_layers
+from repgeo.panels import DIFFUSION
+from repgeo.panels._common import checkpoints, datasets
+from repgeo.runs import RunContext, run_study
+from repgeo.studies.diffusion import METHODS, STUDY
 
 SMALL = {
     "geodesic": {"n": 400, "n_rows": 40, "embed": True},
@@ -58,9 +60,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    study = default_panel_study(
-        Stage("diffusion", default_panel, title="Diffusion spectral entropy")
-    )
+    study = default_panel_study(DIFFUSION)
     out = tmp_path_factory.mktemp("run") / "run"
     run_study(study, out, quick=True, device="cpu", config_overrides=TINY)
     return out, study

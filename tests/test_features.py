@@ -122,3 +122,20 @@ def test_extract_bad_input():
         extract(net, np.zeros(4))
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         extract(net, np.zeros((2, 4)), batch_size=0)
+
+
+def test_extract_leaves_the_callers_model_as_it_was():
+    import numpy as np
+
+    net = MLP([4, 8, 3], seed=0).double()
+    net.train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    Z = extract(net, np.ones((5, 4)), layer="act1", dtype=torch.float32, device="cpu")
+    assert Z.dtype == np.float32 and Z.shape == (5, 8)
+    assert net.training and all(m.training for m in net.modules())
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    for k, v in net.state_dict().items():
+        assert v.dtype == torch.float64 and torch.equal(v, before[k])
+    # same numbers as a float32 copy computed directly
+    ref = FeatureMap(MLP([4, 8, 3], seed=0), "act1")(torch.ones(5, 4)).detach().numpy()
+    np.testing.assert_allclose(Z, ref, rtol=1e-6)

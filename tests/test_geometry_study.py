@@ -7,8 +7,9 @@ import json
 import numpy as np
 
 from conftest import default_panel_study
-from repgeo.runs import Stage, run_study
-from repgeo.studies.riemann import STUDY, default_panel
+from repgeo.panels import GEOMETRY
+from repgeo.runs import run_study
+from repgeo.studies.riemann import STUDY
 
 TINY_RIEMANN = {
     "toy": {"n_points": 200, "widths": [20], "epochs": 100, "checkpoints": [0, 100], "grid": 25},
@@ -49,7 +50,7 @@ def test_riemann_study_quick(tmp_path):
 
 def test_default_panel_on_tiny_digits_run(tmp_path):
     study = default_panel_study(
-        Stage("geometry", default_panel, title="geometry"),
+        GEOMETRY,
         train=("digits",),
         config={"geometry": {"resolution": 16, "k": 5}},
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import default_panel_study
-from repgeo.runs import Stage, run_study
+from repgeo.runs import run_study
 from repgeo.studies import get_study
 
 TINY = {
@@ -75,7 +75,9 @@ def test_manifold_hashing_study(tmp_path):
         m["hashing.invariance_ratio"]["randnet"]["6"]
         < m["hashing.invariance_ratio"]["randnet"]["0"]
     )
-    assert len(m["hashing.summary"]) == 4
+    assert set(m["hashing.beats_baselines"]) == {"randnet", "digitwarp"}
+    summary = json.loads((out / "stages" / "summary.json").read_text())["items"]
+    assert sum(i["type"] == "text" for i in summary) == 4  # the answer, in the report's text
     assert "randnet-c10-w48-d2" in m["coding.delta_r"]
     for name in (
         "separation_histograms",
@@ -90,9 +92,9 @@ def test_manifold_hashing_study(tmp_path):
 
 
 def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
-    from repgeo.studies.manifold_hashing import default_panel
+    from repgeo.panels import HASHING
 
-    study = default_panel_study(Stage("hashing", default_panel), train=("manifold",))
+    study = default_panel_study(HASHING, train=("manifold",))
     out = tmp_path / "run"
     overrides = {k: v for k, v in tiny_default.items() if k.startswith("manifold")}
     run_study(study, out, quick=True, device="cpu", config_overrides=overrides)

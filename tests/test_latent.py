@@ -27,13 +27,13 @@ from repgeo.latent import (
     median_bandwidth,
     mrr_at_k,
     orthogonal_procrustes,
-    plot_similarity_matrix,
     rbf_cka,
     relative_projection,
     select_anchors,
     similarity_matrix,
     zero_shot_stitching,
 )
+from repgeo.plots import plot_similarity_matrix
 
 
 def rotation(d: int, seed: int = 0) -> np.ndarray:

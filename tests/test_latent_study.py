@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from conftest import default_panel_study
+from repgeo.panels import STITCHING
 from repgeo.runs import Stage, Study, run_study
 from repgeo.studies import stitching as st
 
@@ -35,19 +36,22 @@ def test_stitching_study_quick(tmp_path):
     out = tmp_path / "run"
     run_study(st.STUDY, out, quick=True, device="cpu", config_overrides=TINY)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) >= {"latent.stitching", "latent.similarity"}
-    stitching, similarity = metrics["latent.stitching"], metrics["latent.similarity"]
+    assert set(metrics) >= {"latent.stitching", "latent.jaccard", "latent.mrr", "latent.cka"}
+    stitching, jaccard, cka = (
+        metrics["latent.stitching"],
+        metrics["latent.jaccard"],
+        metrics["latent.cka"],
+    )
     for ds in ("digits", "manifold"):
         assert set(stitching[ds]) >= {"absolute", "relative", "procrustes", "relative_plain_cosine"}
         # even briefly trained models: relative / aligned stitching beat absolute stitching
         assert stitching[ds]["relative"] > stitching[ds]["absolute"] + 0.2
         assert stitching[ds]["procrustes"] > stitching[ds]["absolute"] + 0.2
-        assert len(similarity[ds]) == 6  # 4 models -> 6 unordered pairs
-        rec = similarity[ds]["relu-a|relu-b"]
-        assert set(rec) == {"jaccard", "mrr", "cosine", "cka_linear", "cka_rbf"}
-        assert rec["jaccard"]["relative"] > rec["jaccard"]["absolute"]
-        assert 0.0 < rec["cka_linear"] <= 1.0
-        assert similarity[ds]["relu-a|relu-d24"]["jaccard"]["absolute"] is None  # 16-d vs 24-d
+        assert len(jaccard[ds]) == len(cka[ds]) == 6  # 4 models -> 6 unordered pairs
+        assert set(metrics["latent.mrr"][ds]["relu-a|relu-b"]) == set(jaccard[ds]["relu-a|relu-b"])
+        assert jaccard[ds]["relu-a|relu-b"]["relative"] > jaccard[ds]["relu-a|relu-b"]["absolute"]
+        assert 0.0 < cka[ds]["relu-a|relu-b"]["linear"] <= 1.0
+        assert jaccard[ds]["relu-a|relu-d24"]["absolute"] is None  # 16-d vs 24-d
         for fig in (f"{ds}_stitching", f"{ds}_cka"):
             assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
             assert (out / "figures" / f"{fig}.svg").exists()
@@ -88,9 +92,9 @@ def test_topic_corpus_is_seeded_and_balanced():
 
 def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     study = default_panel_study(
-        Stage("latent_panel", st.default_panel),
+        STITCHING,
         train=("digits",),
-        config={"latent_panel": {"n_anchors": 100}},
+        config={"stitching": {"n_anchors": 100}},
     )
     overrides = {k: v for k, v in tiny_default.items() if k in ("digits_model", "digits_train")}
     run_study(study, tmp_path / "run", device="cpu", config_overrides=overrides)
@@ -98,6 +102,7 @@ def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     stitch = metrics["latent.stitching"]["digits"]
     assert set(stitch) == {"absolute", "relative", "procrustes"}
     assert all(0.0 <= v <= 1.0 for v in stitch.values())
-    pair = metrics["latent.similarity"]["digits"]["default model|second seed"]
-    assert set(pair["jaccard"]) == {"absolute", "relative", "procrustes"}
+    pair = metrics["latent.jaccard"]["digits"]["default model|second seed"]
+    assert set(pair) == {"absolute", "relative", "procrustes"}
+    assert set(metrics["latent.cka"]["digits"]["default model|second seed"]) == {"linear", "rbf"}
     assert (tmp_path / "run" / "figures" / "latent_panel_stitching.png").exists()

@@ -10,8 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from repgeo._io import atomic_write_bytes, load_npz, save_npz
 from repgeo.runs import RunExistsError, Stage, Study, load_config_file, run_study
-from repgeo.runs.io import atomic_write_bytes, load_npz, save_npz
+from repgeo.runs.registry import MetricSpec, register
+
+register(
+    *(MetricSpec(f"{n}.value", ("item",), "float", None, "test") for n in ("one", "two", "three"))
+)
 
 
 def _counting_study(counter: Path, fail_in: str | None = None) -> Study:
@@ -31,7 +36,10 @@ def _counting_study(counter: Path, fail_in: str | None = None) -> Study:
     return Study(
         name="counting",
         summary="test",
-        stages=[Stage(n, make(n), title=n.upper()) for n in ("one", "two", "three")],
+        stages=[
+            Stage(n, make(n), title=n.upper(), metrics=(f"{n}.value",))
+            for n in ("one", "two", "three")
+        ],
         config={"s": {"scale": 2}},
         quick={"s": {"scale": 1}},
     )

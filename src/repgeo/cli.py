@@ -99,6 +99,25 @@ def run(
 
 
 @app.command()
+def metrics(
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print docs/metrics.md (the generated reference) instead."
+    ),
+) -> None:
+    """List the metric keys runs write: layout, direction and meaning."""
+    from .runs.registry import BUILTIN, REGISTRY, metrics_markdown
+    from .studies import list_studies
+
+    if markdown:
+        typer.echo(metrics_markdown(list_studies()), nl=False)
+        return
+    better = {True: "higher", False: "lower", None: "-"}
+    for key in (k for k in REGISTRY if k in BUILTIN):
+        spec = REGISTRY[key]
+        typer.echo(f"{key:<38} {better[spec.higher_is_better]:<7} {spec.layout}")
+
+
+@app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Re-render report.html of an existing run directory."""
     from .report import render_report

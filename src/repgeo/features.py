@@ -27,6 +27,7 @@ torch.Size([5, 8])
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -229,6 +230,16 @@ class FeatureMap:
         )
 
 
+def _on(fm: FeatureMap, device: torch.device, dtype: torch.dtype) -> FeatureMap:
+    """``fm`` itself when its model already lives on ``device`` in ``dtype``; otherwise a feature
+    map over a moved copy, so the caller's model keeps its device and dtype."""
+    tensors = [*fm.model.parameters(), *fm.model.buffers()]
+    if all(t.device == device and (t.dtype == dtype or not t.is_floating_point()) for t in tensors):
+        return fm
+    moved = copy.deepcopy(fm.model).to(device=device, dtype=dtype)
+    return FeatureMap(moved, fm.layer, input_shape=fm.input_shape, eval_mode=fm.eval_mode)
+
+
 def extract(
     model: nn.Module | FeatureMap,
     X: Any,
@@ -251,16 +262,15 @@ def extract(
     batch_size : int, optional
         Rows per forward pass; by default sized from the memory budget.
     device : {"auto", "cpu", "cuda"}
-        Where to compute; the model is moved there.
+        Where to compute. A model on another device or in another dtype is copied there; the
+        caller's model is left exactly as it was (device, dtype, training mode).
     dtype : torch.dtype, default=torch.float32
 
     Returns
     -------
     Z : ndarray of shape (n_samples, n_features)
     """
-    from .data.base import Dataset
-
-    if isinstance(X, Dataset):
+    if hasattr(X, "X") and hasattr(X, "ids"):  # a repgeo.data.Dataset
         X = X.X
     X = check_array(X, name="X")
     fm = (
@@ -269,7 +279,7 @@ def extract(
         else FeatureMap(model, layer, input_shape=input_shape)
     )
     dev = resolve_device(device)
-    fm.model.to(device=dev, dtype=dtype)
+    fm = _on(fm, dev, dtype)
     Xt = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
     n, d = Xt.shape
     n_out = fm.n_features(d)

@@ -161,10 +161,14 @@ def trustworthiness(D_est: Any, D_true: Any, k: int = 10, *, rows: Any = None) -
 def evaluate_distances(
     D_est: Any, D_true: Any, *, rows: Any = None, k: int = 10
 ) -> dict[str, float]:
-    """Spearman, Pearson, P@k and trustworthiness in one dict."""
+    """Spearman, Pearson, precision at ``k`` and trustworthiness at ``k`` in one dict.
+
+    Keys are ``"spearman"``, ``"pearson"``, ``"precision_at_k"`` and ``"trustworthiness"``
+    (``k`` is the caller's; it is not repeated in the keys).
+    """
     return {
         "spearman": rowwise_correlation(D_est, D_true, rows=rows, method="spearman"),
         "pearson": rowwise_correlation(D_est, D_true, rows=rows, method="pearson"),
-        f"p_at_{k}": precision_at_k(D_est, D_true, k, rows=rows),
-        f"trustworthiness_{k}": trustworthiness(D_est, D_true, k, rows=rows),
+        "precision_at_k": precision_at_k(D_est, D_true, k, rows=rows),
+        "trustworthiness": trustworthiness(D_est, D_true, k, rows=rows),
     }

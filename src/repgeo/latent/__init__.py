@@ -28,6 +28,7 @@ Examples
 
 from .alignment import ALIGN_METHODS, LatentAligner, align, orthogonal_procrustes
 from .anchors import ANCHOR_METHODS, AnchorSelector, select_anchors
+from .pca import pca_project
 from .relative import (
     NORMALIZATIONS,
     PROJECTIONS,
@@ -48,7 +49,6 @@ from .similarity import (
     mean_cosine,
     median_bandwidth,
     mrr_at_k,
-    plot_similarity_matrix,
     rbf_cka,
     similarity_matrix,
 )
@@ -80,7 +80,7 @@ __all__ = [
     "median_bandwidth",
     "mrr_at_k",
     "orthogonal_procrustes",
-    "plot_similarity_matrix",
+    "pca_project",
     "rbf_cka",
     "relative_projection",
     "select_anchors",

@@ -1,17 +1,19 @@
-"""Reference architectures and seeded, resumable training with safetensors checkpoints."""
+"""Reference architectures, seeded resumable training, and checkpoints over training."""
 
+from .checkpoints import (
+    Step,
+    by_quantity,
+    hidden_layers,
+    list_checkpoints,
+    load_checkpoints,
+    load_model,
+    over_checkpoints,
+    save_model,
+)
 from .cnn import SmallCNN
 from .layers import ACTIVATIONS, Erf, ScaledLinear, make_activation
 from .mlp import MLP
-from .training import (
-    TrainConfig,
-    build_model,
-    checkpoint_epochs,
-    list_checkpoints,
-    load_model,
-    save_model,
-    train,
-)
+from .training import TrainConfig, accuracy, build_model, checkpoint_epochs, train
 
 __all__ = [
     "ACTIVATIONS",
@@ -19,12 +21,18 @@ __all__ = [
     "Erf",
     "ScaledLinear",
     "SmallCNN",
+    "Step",
     "TrainConfig",
+    "accuracy",
     "build_model",
+    "by_quantity",
     "checkpoint_epochs",
+    "hidden_layers",
     "list_checkpoints",
+    "load_checkpoints",
     "load_model",
     "make_activation",
+    "over_checkpoints",
     "save_model",
     "train",
 ]

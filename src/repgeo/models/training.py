@@ -15,7 +15,6 @@ the last checkpoint and produces the same weights as an uninterrupted run (CPU).
 from __future__ import annotations
 
 import io as _io
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import nn
 
 from .._backend import resolve_device
+from .._io import atomic_write_bytes, atomic_write_json, read_json
 from .._progress import progress
 from .._validation import (
     check_array,
@@ -38,17 +36,9 @@ from .._validation import (
     check_positive_int,
     check_scalar,
 )
-from ..runs.io import atomic_write_bytes, atomic_write_json, read_json
+from .checkpoints import load_model, save_model
 
-__all__ = [
-    "TrainConfig",
-    "build_model",
-    "checkpoint_epochs",
-    "list_checkpoints",
-    "load_model",
-    "save_model",
-    "train",
-]
+__all__ = ["TrainConfig", "accuracy", "build_model", "checkpoint_epochs", "train"]
 
 
 @dataclass
@@ -115,48 +105,6 @@ def build_model(config: dict[str, Any], *, seed: int | None = None) -> nn.Module
     raise ValueError(f"model config kind must be 'mlp' or 'cnn'; got {kind!r}.")
 
 
-def save_model(
-    model: nn.Module, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None
-) -> Path:
-    """Save weights as safetensors (atomically); the model config goes into the metadata."""
-    meta = {"config": json.dumps(getattr(model, "config", {}))}
-    meta.update({k: json.dumps(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return atomic_write_bytes(path, st_save(state, metadata=meta))
-
-
-def load_model(
-    path: str | os.PathLike, model: nn.Module | None = None, *, device: str | torch.device = "cpu"
-) -> nn.Module:
-    """Load safetensors weights into ``model`` or into a model rebuilt from the file's config."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist.")
-    data = path.read_bytes()
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-    if model is None:
-        if "config" not in meta:
-            raise ValueError(f"{path.name} carries no model config; pass the model to load into.")
-        model = build_model(json.loads(meta["config"]))
-    model.load_state_dict(st_load(data))
-    return model.to(resolve_device(device))
-
-
-def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``[(epoch, path), ...]`` of the checkpoints in ``directory``, sorted by epoch."""
-    directory = Path(directory)
-    out = []
-    for p in directory.glob("epoch_*.safetensors"):
-        try:
-            out.append((int(p.stem.split("_")[1]), p))
-        except (IndexError, ValueError):
-            continue
-    return sorted(out)
-
-
 # ----------------------------------------------------------------------------- training
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
@@ -181,6 +129,27 @@ def _accuracy(
         correct += int((logits.argmax(1) == y[s : s + batch]).sum())
     model.train(was)
     return correct / len(X), loss / len(X)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: Any, y: Any, *, device: str | torch.device = "cpu") -> float:
+    """Top-1 accuracy of a classifier on arrays (eval mode, no gradients, float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.models import MLP, accuracy
+    >>> net = MLP([2, 4, 2], seed=0)
+    >>> 0.0 <= accuracy(net, np.zeros((3, 2)), [0, 1, 1]) <= 1.0
+    True
+    """
+    X = check_array(X, name="X")
+    y = check_labels(y, name="y")
+    check_consistent_length(X, y, names=("X", "y"))
+    dev = resolve_device(device)
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(np.asarray(y), device=dev)
+    return _accuracy(model, Xt, yt)[0]
 
 
 def _save_state(

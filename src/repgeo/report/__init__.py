@@ -1,6 +1,6 @@
-"""HTML report and figure helpers."""
+"""HTML report of a run directory and atomic figure export."""
 
-from .figures import new_figure, save_figure
+from .figures import save_figure
 from .html import render_report
 
-__all__ = ["new_figure", "render_report", "save_figure"]
+__all__ = ["render_report", "save_figure"]

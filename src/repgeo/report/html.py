@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from ..runs import io
+from .. import _io as io
 
 __all__ = ["render_report"]
 

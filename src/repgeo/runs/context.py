@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from .. import _io as io
 from .._progress import progress
-from . import io
 
 T = TypeVar("T")
 
@@ -44,6 +44,8 @@ class RunContext:
         Where to compute.
     stage : str
         Name of the stage now running.
+    allowed_metrics : tuple of str or None
+        The metric keys the stage declares (None: any registered key, for ad-hoc contexts).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class RunContext:
         quick: bool,
         device: torch.device,
         stage: str = "",
+        metrics: Sequence[str] | None = None,
     ) -> None:
         self.out = Path(out)
         self.config = dict(config)
@@ -62,6 +65,7 @@ class RunContext:
         self.quick = bool(quick)
         self.device = device
         self.stage = stage
+        self.allowed_metrics = None if metrics is None else tuple(metrics)
         self.items: list[dict[str, Any]] = []
         self.metrics: dict[str, Any] = {}
 
@@ -154,10 +158,27 @@ class RunContext:
         self.items.append({"type": "text", "text": str(text)})
 
     def metric(self, key: str, value: Any) -> None:
-        """Record a metric under a dotted key; dict values merge with earlier ones for the key."""
+        """Record a metric under a registered dotted key; dict values merge with earlier ones.
+
+        The key must be declared in :mod:`repgeo.runs.registry` and by the running stage, and
+        the value must have the registered layout; otherwise :class:`ValueError`.
+        """
+        from .registry import REGISTRY
+
         if not isinstance(key, str) or not key or key.strip() != key:
             raise ValueError(f"metric key must be a non-empty dotted string; got {key!r}.")
+        if key not in REGISTRY:
+            raise ValueError(
+                f"metric key {key!r} is not declared in repgeo.runs.registry; declare it there "
+                "(layout, direction, meaning) before writing it."
+            )
+        if self.allowed_metrics is not None and key not in self.allowed_metrics:
+            raise ValueError(
+                f"stage {self.stage!r} writes metric {key!r} but declares only "
+                f"{list(self.allowed_metrics)}; add it to the stage's or panel's `metrics`."
+            )
         value = io.jsonable(value)
+        REGISTRY[key].check(value)
         old = self.metrics.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
             from .study import deep_merge

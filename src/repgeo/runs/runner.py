@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
+from .. import _io as io
 from .._backend import resolve_device
 from .._validation import check_scalar
-from . import io
 from .context import RunContext
 from .study import Study
 
@@ -253,7 +253,13 @@ def run_study(
                 continue
             say(f"stage  {stage.name}: {stage.title}")
             ctx = RunContext(
-                out, config=config, seed=seed, quick=quick, device=dev, stage=stage.name
+                out,
+                config=config,
+                seed=seed,
+                quick=quick,
+                device=dev,
+                stage=stage.name,
+                metrics=stage.metrics,
             )
             t0 = time.perf_counter()
             rec["status"] = "running"

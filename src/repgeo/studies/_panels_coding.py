@@ -29,9 +29,10 @@ from ..coding import coding_rate, coding_rate_reduction
 from ..data import Dataset
 from ..dimension import levina_bickel, twonn
 from ..features import extract
-from ..report.figures import new_figure
+from ..models import hidden_layers
+from ..panels._common import checkpoints, datasets
+from ..plots import new_figure
 from ..runs.context import RunContext
-from ._common import checkpoints, datasets, hidden_layers
 
 __all__ = ["default_panel", "hashing_panel", "measure_checkpoints"]
 
@@ -249,7 +250,7 @@ def _run(
     return results
 
 
-def default_panel(ctx: RunContext) -> None:
+def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
     """Default-study stage: ΔR and TwoNN ID per hidden layer over the checkpoints of the
     "manifold" and "digits" models."""
     entries = {}

@@ -20,26 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from .._io import read_json
 from ..data import load_digits, split_classes
 from ..features import extract
-from ..models import MLP, TrainConfig, train
-from ..report.figures import new_figure
+from ..latent import pca_project
+from ..models import MLP, TrainConfig, accuracy, hidden_layers, train
+from ..panels import CODING_ID, DIFFUSION, GEOMETRY, HASHING, STITCHING
+from ..panels._common import checkpoints, datasets, manifold_generator, save_datasets
+from ..plots import new_figure
 from ..runs import RunContext, Stage, Study
-from ..runs.io import read_json
-from ._common import (
-    accuracy,
-    checkpoints,
-    datasets,
-    hidden_layers,
-    manifold_generator,
-    pca_project,
-    save_datasets,
-)
-from ._panels_coding import default_panel as coding_panel
-from .diffusion import default_panel as diffusion_panel
-from .manifold_hashing import default_panel as hashing_panel
-from .riemann import default_panel as geometry_panel
-from .stitching import default_panel as stitching_panel
 
 __all__ = ["STUDY"]
 
@@ -249,29 +238,38 @@ def embeddings(ctx: RunContext) -> None:
             y = np.array([lut[int(v)] for v in ds["test"].y])
         else:
             y = ds["test"].y
-        acc[name] = accuracy(model, ds["test"].X, y, ctx.device)
+        acc[name] = accuracy(model, ds["test"].X, y, device=ctx.device)
     ctx.metric("train.final_test_accuracy", acc)
 
 
 STAGES = [
-    Stage("train_manifold", train_manifold, title="Training on class manifolds"),
-    Stage("train_digits", train_digits, title="Training on digits"),
-    Stage("embeddings", embeddings, title="Training curves and embeddings"),
     Stage(
-        "hashing",
-        hashing_panel,
-        title="Manifold hashing: invariance, separation, one-shot transfer",
+        "train_manifold",
+        train_manifold,
+        title="Training on class manifolds",
+        metrics=("train.accuracy",),
     ),
-    Stage("geometry", geometry_panel, title="Riemannian geometry: volume on a digits plane"),
-    Stage("coding_id", coding_panel, title="Coding rate and intrinsic dimension over training"),
-    Stage("stitching", stitching_panel, title="Latent-space communication: zero-shot stitching"),
-    Stage("diffusion", diffusion_panel, title="Diffusion spectral entropy over training"),
+    Stage("train_digits", train_digits, title="Training on digits", metrics=("train.accuracy",)),
+    Stage(
+        "embeddings",
+        embeddings,
+        title="Training curves and embeddings",
+        metrics=("train.final_test_accuracy",),
+    ),
 ]
+PANELS = [HASHING, GEOMETRY, CODING_ID, STITCHING, DIFFUSION]
 
 STUDY = Study(
     name="default",
     summary="Train reference MLPs on class manifolds and digits; training curves, embeddings and every analysis panel.",
-    stages=STAGES,
+    stages=[*STAGES, *PANELS],
     config=CONFIG,
     quick=QUICK,
+    headline=(
+        "train.final_test_accuracy",
+        "hashing.one_shot",
+        "hashing.invariance_ratio",
+        "geometry.boundary_magnification",
+        "latent.stitching",
+    ),
 )

@@ -17,7 +17,7 @@ Stages
 Metrics
 -------
 ``diffusion.geodesic_spearman``  ``{dataset: {method: mean per-row Spearman}}``
-``diffusion.geodesic_scores``    ``{dataset: {method: {spearman, pearson, p_at_k, trustworthiness_k}}}``
+``diffusion.geodesic_scores``    ``{dataset: {method: {spearman, pearson, precision_at_k, trustworthiness}}}``
 ``diffusion.heat_t``             ``{dataset: t chosen automatically}``
 ``diffusion.dse``                ``{model: {epoch: DSE in bits}}``
 ``diffusion.dsmi``               ``{model: {epoch: DSMI(Z; Y) in bits}}``
@@ -55,10 +55,11 @@ from ..diffusion import (
 )
 from ..diffusion.graph import DisconnectedGraphWarning
 from ..features import extract
-from ..models import MLP, TrainConfig, list_checkpoints, load_model, train
-from ..report.figures import new_figure
+from ..latent import pca_project
+from ..models import MLP, TrainConfig, hidden_layers, list_checkpoints, load_model, train
+from ..panels._common import checkpoints, datasets
+from ..plots import new_figure
 from ..runs import RunContext, Stage, Study
-from ._common import checkpoints, datasets, hidden_layers, pca_project
 
 __all__ = ["STUDY", "default_panel", "measure_dse"]
 
@@ -168,6 +169,7 @@ def geodesics(ctx: RunContext) -> None:
         {d: {m: s["spearman"] for m, s in v.items()} for d, v in scores.items()},
     )
     ctx.metric("diffusion.geodesic_scores", scores)
+    ctx.metric("diffusion.geodesic_k", k_p)
     ctx.table(
         "Geodesic preservation (distances from random source points vs ground truth)",
         table,
@@ -230,9 +232,9 @@ def measure_dse(
     """DSE, DSMI(Z; Y) and the bandwidth of ``data``'s embedding at each checkpoint.
 
     ``layer`` defaults to the last hidden layer (the embedding). Returns
-    ``{"dse": {epoch: v}, "dsmi": {epoch: v}, "sigma": {epoch: σ}}`` with string epochs.
+    ``{"dse": {epoch: v}, "dse_stderr": {epoch: se}, "dsmi": {epoch: v}, "sigma": {epoch: σ}}`` with string epochs.
     """
-    out: dict[str, dict[str, float]] = {"dse": {}, "dsmi": {}, "sigma": {}}
+    out: dict[str, dict[str, float]] = {"dse": {}, "dse_stderr": {}, "dsmi": {}, "sigma": {}}
     for epoch, model in ckpts:
         name = layer or hidden_layers(model)[-1]
         Z = extract(model, data.X, layer=name, device=device, show_progress=False).astype(
@@ -240,6 +242,7 @@ def measure_dse(
         )
         dse = diffusion_spectral_entropy(Z, t=t, bandwidth=bandwidth, random_state=random_state)
         out["dse"][str(epoch)] = dse.entropy
+        out["dse_stderr"][str(epoch)] = dse.stderr
         out["sigma"][str(epoch)] = dse.sigma
         if data.y is not None:
             mi = diffusion_spectral_mutual_information(
@@ -305,6 +308,7 @@ def training(ctx: RunContext) -> None:
         device=ctx.device,
     )
     ctx.metric("diffusion.dse", {"digits": res["dse"]})
+    ctx.metric("diffusion.dse_stderr", {"digits": res["dse_stderr"]})
     ctx.metric("diffusion.dsmi", {"digits": res["dsmi"]})
     ctx.metric("diffusion.sigma", {"digits": res["sigma"]})
     acc = dict(zip(hist["epoch"], hist["val_acc"]))
@@ -337,7 +341,7 @@ def training(ctx: RunContext) -> None:
     )
 
 
-def default_panel(ctx: RunContext) -> None:
+def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
     """Default-study stage: DSE and DSMI(Z; Y) of the "manifold" and "digits" embeddings
     (held-out samples, last hidden layer) at each checkpoint.
 
@@ -345,8 +349,6 @@ def default_panel(ctx: RunContext) -> None:
     ``{model: {epoch: value}}`` and one figure. Options come from an optional ``dse`` config
     section (``t`` = 1, ``bandwidth`` = "median", ``n_repetitions`` = 5).
     """
-    opts = {"t": 1.0, "bandwidth": "median", "n_repetitions": 5}
-    opts.update(ctx.config.get("dse", {}) or {})
     results = {}
     for name in ctx.progress(["manifold", "digits"], "DSE over checkpoints"):
         data = datasets(ctx, name)["test"]
@@ -359,7 +361,7 @@ def default_panel(ctx: RunContext) -> None:
             random_state=ctx.seed_for(f"dse-{name}"),
             device=ctx.device,
         )
-    for key in ("dse", "dsmi", "sigma"):
+    for key in ("dse", "dse_stderr", "dsmi", "sigma"):
         ctx.metric(f"diffusion.{key}", {name: res[key] for name, res in results.items()})
     ctx.table(
         "Diffusion spectral entropy over training",
@@ -391,11 +393,18 @@ STUDY = Study(
             "geodesics",
             geodesics,
             title="Geodesic preservation: heat geodesics vs PHATE, diffusion maps, shortest paths",
+            metrics=(
+                "diffusion.heat_t",
+                "diffusion.geodesic_spearman",
+                "diffusion.geodesic_scores",
+                "diffusion.geodesic_k",
+            ),
         ),
         Stage(
             "training",
             training,
             title="Diffusion spectral entropy and mutual information over training",
+            metrics=("diffusion.dse", "diffusion.dse_stderr", "diffusion.dsmi", "diffusion.sigma"),
         ),
     ],
     config=CONFIG,

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import read_json
 from ..data import Dataset, split_classes
 from ..data.manifolds import ClassManifolds
 from ..features import extract
@@ -57,18 +58,11 @@ from ..hashing import (
     ridge_r2,
     separation,
 )
-from ..models import MLP, TrainConfig, train
-from ..report.figures import new_figure
+from ..latent import pca_project
+from ..models import MLP, TrainConfig, hidden_layers, train
+from ..panels._common import checkpoints, datasets, manifold_generator, save_datasets
+from ..plots import new_figure
 from ..runs import RunContext, Stage, Study
-from ..runs.io import read_json
-from ._common import (
-    checkpoints,
-    datasets,
-    hidden_layers,
-    manifold_generator,
-    pca_project,
-    save_datasets,
-)
 
 __all__ = ["STUDY", "analyse_checkpoints", "default_panel", "one_shot_baselines"]
 
@@ -901,7 +895,10 @@ def summary_stage(ctx: RunContext) -> None:
         )
     for line in lines:
         ctx.text(line)
-    ctx.metric("hashing.summary", lines)
+    ctx.metric(
+        "hashing.beats_baselines",
+        {f: _verdict(m["hashing.one_shot"][f], m["hashing.one_shot_ci"][f]) for f in FAMILIES},
+    )
 
 
 def coding_stage(ctx: RunContext) -> None:
@@ -923,7 +920,7 @@ def coding_stage(ctx: RunContext) -> None:
 
 
 # ----------------------------------------------------------------------------- default study
-def default_panel(ctx: RunContext) -> None:
+def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
     """Hashing panel of the default study (model "manifold", datasets and generator from ``_common``).
 
     Writes separation histograms at initialisation vs trained, the invariance ratio and AUROC per
@@ -942,8 +939,8 @@ def default_panel(ctx: RunContext) -> None:
         gen,
         device=ctx.device,
         seed=seed,
-        n_pairs=5000,
-        n_invariance_points=80,
+        n_pairs=int(opts["n_pairs"]),
+        n_invariance_points=int(opts["n_invariance_points"]),
         measures=("separation", "invariance"),
     )
     layer = hidden_layers(cks[-1][1])[-1]
@@ -952,7 +949,7 @@ def default_panel(ctx: RunContext) -> None:
         ctx,
         [(LABELS["manifold"], cks[0], cks[-1], splits["test"], splits["unseen"])],
         "hashing_separation",
-        5000,
+        int(opts["n_pairs"]),
         seed,
     )
     fig, axes = new_figure(1, 3, size=(11.0, 3.0))
@@ -987,10 +984,10 @@ def default_panel(ctx: RunContext) -> None:
         splits,
         layer=layer,
         device=ctx.device,
-        n_way=10,
-        n_episodes=500,
-        n_query=5,
-        pca_components=32,
+        n_way=int(opts["n_way"]),
+        n_episodes=int(opts["n_episodes"]),
+        n_query=int(opts["n_query"]),
+        pca_components=int(opts["pca_components"]),
         seed=seed,
     )
     names = list(res)
@@ -1050,11 +1047,38 @@ STUDY = Study(
             "separation",
             separation_stage,
             title="Separation, invariance and recoverability over training",
+            metrics=(
+                "hashing.auroc",
+                "hashing.invariance_ratio",
+                "hashing.recoverability",
+                "hashing.effective_rank",
+            ),
         ),
-        Stage("collisions", collisions_stage, title="SimHash collision curves"),
-        Stage("one_shot", one_shot_stage, title="One-shot transfer to unseen classes"),
-        Stage("coding_id", coding_stage, title="Coding rate and intrinsic dimension over training"),
-        Stage("summary", summary_stage, title="Answer"),
+        Stage(
+            "collisions",
+            collisions_stage,
+            title="SimHash collision curves",
+            metrics=("hashing.collision",),
+        ),
+        Stage(
+            "one_shot",
+            one_shot_stage,
+            title="One-shot transfer to unseen classes",
+            metrics=("hashing.one_shot", "hashing.one_shot_ci", "hashing.sweep"),
+        ),
+        Stage(
+            "coding_id",
+            coding_stage,
+            title="Coding rate and intrinsic dimension over training",
+            metrics=(
+                "coding.delta_r",
+                "coding.delta_r_unseen",
+                "coding.delta_r_input",
+                "id.twonn",
+                "id.twonn_input",
+            ),
+        ),
+        Stage("summary", summary_stage, title="Answer", metrics=("hashing.beats_baselines",)),
     ],
     config=CONFIG,
     quick=QUICK,

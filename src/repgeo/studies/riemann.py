@@ -48,14 +48,14 @@ from ..geometry import (
     plane_slice,
     spectra_over_training,
 )
-from ..geometry.plots import (
+from ..models import MLP, TrainConfig, hidden_layers, list_checkpoints, load_model, train
+from ..plots import new_figure
+from ..plots.geometry import (
     overlay_boundary,
     plot_decision_panels,
     plot_spectra,
     plot_volume_curvature,
 )
-from ..models import MLP, TrainConfig, list_checkpoints, load_model, train
-from ..report.figures import new_figure
 from ..runs import RunContext, Stage, Study
 
 __all__ = ["STUDY", "default_panel"]
@@ -409,7 +409,7 @@ def _pick_anchors(ds: Any, digits: list[int]) -> tuple[np.ndarray, list[str]]:
     return X[idx], [f"{c} ({ids[i]})" for c, i in zip(digits, idx)]
 
 
-def default_panel(ctx: RunContext) -> None:
+def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
     """Geometry panel of the default study: the digits plane through a 7, a 6 and a 1.
 
     Effective volume (top-k singular values of J/√n of the embedding layer) on a 60×60 grid of
@@ -418,14 +418,14 @@ def default_panel(ctx: RunContext) -> None:
     checkpoint; the boundary-magnification statistic at every checkpoint
     (``geometry.boundary_magnification`` -> ``digits`` -> epoch).
     """
-    from . import _common
+    from ..panels import _common
 
-    cfg = {**DEFAULT_PANEL, **dict(ctx.config.get("geometry", {}))}
+    cfg = {**DEFAULT_PANEL, **opts}
     cks = _common.checkpoints(ctx, "digits")
     test = _common.datasets(ctx, "digits")["test"]
     anchors_x, labels = _pick_anchors(test, [int(c) for c in cfg["anchors"]])
     plane = plane_slice(*anchors_x, resolution=int(cfg["resolution"]))
-    layer = _common.hidden_layers(cks[0][1])[-1]
+    layer = hidden_layers(cks[0][1])[-1]
     n = FeatureMap(cks[0][1], layer).n_features(plane.points.shape[1])
     k = min(int(cfg["k"]), n, plane.points.shape[1])
     res = geometry_over_training(cks, plane.points, layer=layer, quantity="effective", k=k)
@@ -477,9 +477,24 @@ STUDY = Study(
     summary="Riemannian geometry of toy networks: volume element and curvature over training, deep toy net, infinite width.",
     stages=[
         Stage("train_toys", train_toys, title="Training the toy networks"),
-        Stage("toy_geometry", toy_geometry, title="Volume element and curvature: sinusoid and XOR"),
-        Stage("deep_toy", deep_toy, title="Deep toy network, layer by layer"),
-        Stage("infinite_width", infinite_width, title="Infinite width"),
+        Stage(
+            "toy_geometry",
+            toy_geometry,
+            title="Volume element and curvature: sinusoid and XOR",
+            metrics=("geometry.boundary_magnification",),
+        ),
+        Stage(
+            "deep_toy",
+            deep_toy,
+            title="Deep toy network, layer by layer",
+            metrics=("geometry.boundary_magnification",),
+        ),
+        Stage(
+            "infinite_width",
+            infinite_width,
+            title="Infinite width",
+            metrics=("geometry.infinite_width.max_rel_error",),
+        ),
     ],
     config=CONFIG,
     quick=QUICK,

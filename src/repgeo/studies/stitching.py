@@ -50,15 +50,14 @@ from ..latent import (
     RelativeProjection,
     cka,
     cross_space_similarity,
-    plot_similarity_matrix,
     select_anchors,
     similarity_matrix,
     zero_shot_stitching,
 )
 from ..models import MLP, TrainConfig, build_model, train
-from ..report.figures import new_figure
+from ..panels._common import manifold_generator
+from ..plots import new_figure, plot_similarity_matrix
 from ..runs import RunContext, Stage, Study
-from ._common import manifold_generator
 
 __all__ = ["STUDY", "default_panel", "stitching_panel"]
 
@@ -270,6 +269,21 @@ def _pair_similarity(
     return out
 
 
+def _write_similarity(ctx: RunContext, dataset: str, sim: dict[str, dict[str, Any]]) -> None:
+    """``latent.jaccard`` / ``latent.mrr`` / ``latent.cosine`` / ``latent.cka`` of one dataset."""
+    for key in ("jaccard", "mrr", "cosine"):
+        ctx.metric(f"latent.{key}", {dataset: {pair: rec[key] for pair, rec in sim.items()}})
+    ctx.metric(
+        "latent.cka",
+        {
+            dataset: {
+                pair: {"linear": rec["cka_linear"], "rbf": rec["cka_rbf"]}
+                for pair, rec in sim.items()
+            }
+        },
+    )
+
+
 def _stitch_matrices(
     Ztr: dict[str, np.ndarray],
     ytr: np.ndarray,
@@ -393,7 +407,7 @@ def _stitch_dataset(ctx: RunContext, name: str) -> None:
         "vectors — absolute, relative and Procrustes-aligned — and linear / RBF CKA (median-heuristic σ per space) "
         "of the embeddings themselves.",
     )
-    ctx.metric("latent.similarity", {name: sim})
+    _write_similarity(ctx, name, sim)
 
     # model x model and layer x layer CKA
     S, labels = similarity_matrix(Zte, metric="linear_cka")
@@ -696,7 +710,7 @@ def text(ctx: RunContext) -> None:
     sim = _pair_similarity(
         Ztr, Zte, anchors, rel, min(int(lc["k"]), len(ite) - 1), ctx.seed_for("text-rbf")
     )
-    ctx.metric("latent.similarity", {"text": sim})
+    _write_similarity(ctx, "text", sim)
     ctx.table("text: cross-space similarity (test set)", _similarity_rows(sim))
     ctx.text(
         f"Text: mean stitched accuracy {summary['absolute']:.2f} (absolute), {summary['relative']:.2f} (relative), "
@@ -709,7 +723,7 @@ def text(ctx: RunContext) -> None:
 # ----------------------------------------------------------------------------- summary
 def summary(ctx: RunContext) -> None:
     """Closing note, written from the recorded metrics."""
-    from ..runs.io import read_json
+    from .._io import read_json
 
     stitching: dict[str, dict[str, float]] = {}
     for stage in ("stitch_digits", "stitch_manifold", "text"):
@@ -802,11 +816,11 @@ def stitching_panel(
     )
     ctx.table(f"{dataset}: cross-space similarity (test set, k={k})", _similarity_rows(sim))
     ctx.metric("latent.stitching", {dataset: summary})
-    ctx.metric("latent.similarity", {dataset: sim})
+    _write_similarity(ctx, dataset, sim)
     return summary
 
 
-def default_panel(ctx: RunContext) -> None:
+def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
     """Default-study panel: absolute vs relative vs Procrustes stitching between two digits MLPs.
 
     Uses the trained "digits" model of the default study and trains a second one with the same
@@ -816,14 +830,10 @@ def default_panel(ctx: RunContext) -> None:
     and Jaccard/MRR/cosine/CKA. About 5–10 s on 2 CPU cores. Writes ``latent.stitching``
     ({"digits": {method: accuracy}}) and ``latent.similarity`` ({"digits": {"seed A|seed B": ...}}).
     """
-    from ._common import checkpoints, datasets, hidden_layers
+    from ..models import hidden_layers
+    from ..panels._common import checkpoints, datasets
 
-    pcfg = {
-        "max_epochs": 200,
-        "n_anchors": 300,
-        "k": 10,
-        **dict(ctx.config.get("latent_panel", {})),
-    }
+    pcfg = opts
     ds = datasets(ctx, "digits")
     _, model_a = checkpoints(ctx, "digits")[-1]
     layer = hidden_layers(model_a)[-1]
@@ -873,17 +883,32 @@ def default_panel(ctx: RunContext) -> None:
     )
 
 
+LATENT_METRICS = ("latent.stitching", "latent.jaccard", "latent.mrr", "latent.cosine", "latent.cka")
+
 STUDY = Study(
     name="stitching",
     summary="Zero-shot stitching across seeds/widths/activations (digits, class manifolds, MiniLM): absolute vs relative vs Procrustes, with Jaccard/MRR/CKA.",
     stages=[
         Stage("train_digits", train_digits, title="Model panel on digits"),
         Stage("train_manifold", train_manifold, title="Model panel on class manifolds"),
-        Stage("stitch_digits", stitch_digits, title="Stitching and similarity: digits"),
         Stage(
-            "stitch_manifold", stitch_manifold, title="Stitching and similarity: class manifolds"
+            "stitch_digits",
+            stitch_digits,
+            title="Stitching and similarity: digits",
+            metrics=LATENT_METRICS,
         ),
-        Stage("text", text, title="Text: all-MiniLM-L6-v2 layers and a rotated copy"),
+        Stage(
+            "stitch_manifold",
+            stitch_manifold,
+            title="Stitching and similarity: class manifolds",
+            metrics=LATENT_METRICS,
+        ),
+        Stage(
+            "text",
+            text,
+            title="Text: all-MiniLM-L6-v2 layers and a rotated copy",
+            metrics=LATENT_METRICS,
+        ),
         Stage("summary", summary, title="Closing note"),
     ],
     config=CONFIG,

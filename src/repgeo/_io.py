@@ -1,4 +1,4 @@
-"""Atomic file writes and safe loads for run directories.
+"""Atomic file writes and safe loads (the base layer's I/O: run directories, checkpoints, reports).
 
 Every file is written to a temporary name in the destination folder and moved into place with
 :func:`os.replace`, so a reader (or a resumed run) sees either the old file or the complete new

@@ -1,4 +1,4 @@
-"""Figures for the geometry module (matplotlib, repgeo's figure style).
+"""Figures of the Riemannian-geometry analyses (decision panels, volume and curvature, spectra).
 
 Every function returns a matplotlib Figure; studies save it with ``ctx.figure``.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..report.figures import new_figure
+from ._style import new_figure
 
 __all__ = [
     "overlay_boundary",

@@ -1,12 +1,13 @@
-"""Shared pieces of studies: the reference datasets and trained models of the default study.
+"""What panels and studies share: the reference datasets and trained models in a run directory.
 
 Stages never pass Python objects to each other; they go through the run directory. These helpers
-rebuild what the training stages wrote:
+write and rebuild what the training stages of the default study (and of other studies) leave:
 
-* :func:`checkpoints` — ``[(epoch, model), ...]`` for a trained model ("manifold", "digits");
-* :func:`datasets` — the train / test (/ unseen) splits as :class:`repgeo.data.Dataset`;
-* :func:`manifold_generator` — the class-manifold generator, rebuilt exactly from the config;
-* :func:`hidden_layers` — names of a reference model's hidden representations.
+* :func:`checkpoints` — ``[(epoch, model), ...]`` of a trained model (``checkpoints/<name>/``),
+  through the one loader :func:`repgeo.models.load_checkpoints`;
+* :func:`save_datasets` / :func:`datasets` — the train / test (/ unseen) splits as
+  :class:`repgeo.data.Dataset` (``arrays/<name>_data.npz``);
+* :func:`manifold_generator` — the class-manifold generator of a config section, rebuilt exactly.
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from ..data import Dataset, RandomNetworkManifolds
-from ..models import list_checkpoints, load_model
+from ..models import load_checkpoints
 from ..runs.context import RunContext
 
-__all__ = [
-    "SPLITS",
-    "checkpoints",
-    "datasets",
-    "hidden_layers",
-    "manifold_generator",
-    "pca_project",
-    "save_datasets",
-]
+__all__ = ["SPLITS", "checkpoints", "datasets", "manifold_generator", "save_datasets"]
 
 SPLITS = ("train", "test", "unseen")
 _GEN_KEYS = (
@@ -99,44 +91,10 @@ def datasets(ctx: RunContext, name: str) -> dict[str, Dataset]:
 
 def checkpoints(ctx: RunContext, name: str) -> list[tuple[int, nn.Module]]:
     """``[(epoch, model), ...]`` of model ``name``, each in eval mode on ``ctx.device``."""
-    found = list_checkpoints(ctx.out / "checkpoints" / name)
-    if not found:
+    folder = ctx.out / "checkpoints" / name
+    try:
+        return load_checkpoints(folder, device=ctx.device)
+    except FileNotFoundError:
         raise FileNotFoundError(
-            f"no checkpoints for model {name!r} under {ctx.out / 'checkpoints' / name}; "
-            "its training stage must run first."
-        )
-    out = []
-    for epoch, path in found:
-        model = load_model(path, device=ctx.device)
-        model.eval()
-        out.append((epoch, model))
-    return out
-
-
-def hidden_layers(model: nn.Module) -> list[str]:
-    """Names of the hidden representations of a reference model (``act1``, ``act2``, ...)."""
-    return [
-        n
-        for n, m in model.named_children()
-        if n.startswith("act") and not isinstance(m, nn.Identity)
-    ]
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, device: torch.device) -> float:
-    """Top-1 accuracy of a classifier on arrays."""
-    logits = model(torch.as_tensor(X, dtype=torch.float32, device=device))
-    return float((logits.argmax(1).cpu().numpy() == y).mean())
-
-
-def pca_project(fit: np.ndarray, X: np.ndarray, k: int = 2) -> np.ndarray:
-    """Coordinates of ``X`` on the top ``k`` principal axes of ``fit`` (float64, via torch).
-
-    The eigendecomposition of the d×d scatter matrix runs in torch: next to torch, NumPy's
-    threaded LAPACK can stall on a busy machine.
-    """
-    F = torch.as_tensor(np.asarray(fit), dtype=torch.float64)
-    mu = F.mean(0)
-    _, V = torch.linalg.eigh((F - mu).T @ (F - mu))
-    top = V.flip(1)[:, : min(k, V.shape[1])]
-    return ((torch.as_tensor(np.asarray(X), dtype=torch.float64) - mu) @ top).numpy()
+            f"no checkpoints for model {name!r} under {folder}; its training stage must run first."
+        ) from None

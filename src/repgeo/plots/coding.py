@@ -1,0 +1,8 @@
+"""Coding-rate and intrinsic-dimension figures: per layer over training.
+
+Every function takes results or arrays and returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
