@@ -202,7 +202,8 @@ def mem(d: dict) -> str:
 
 
 def heat_cases(sizes: list[int], tmp: Path) -> None:
-    from repgeo.diffusion import rowwise_correlation, swiss_roll
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import rowwise_correlation
 
     for n in sizes:
         roll = swiss_roll(n, random_state=0)
@@ -238,7 +239,8 @@ def heat_cases(sizes: list[int], tmp: Path) -> None:
 
 
 def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
-    from repgeo.diffusion import gaussian_bandwidth, swiss_roll
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import gaussian_bandwidth
 
     rng = np.random.default_rng(0)
     for n in sizes:

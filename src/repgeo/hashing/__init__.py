@@ -5,8 +5,7 @@ manifold and θ moves along it. This package measures whether an embedding h(x) 
 locality-sensitive hash of γ — a function of γ alone, invariant to θ — and whether that gives
 one-shot recognition of classes the network never saw:
 
-* :class:`DigitTransformManifolds` — generator family 3, warped canonical sklearn digits
-  (families 1–2 are in :mod:`repgeo.data`);
+* the generators of class-manifold data (families 1–3) are in :mod:`repgeo.data`;
 * :func:`separation` / :class:`Separation` — same- vs different-manifold pairs: cosine
   distributions, AUROC, within/between distance ratio;
 * :func:`invariance` / :class:`InvarianceRatio` — ‖∂h/∂θ‖ vs ‖∂h/∂γ‖ through the composed map,
@@ -22,7 +21,6 @@ one-shot recognition of classes the network never saw:
 See ``docs/hashing.md``.
 """
 
-from .generators import DigitTransformManifolds, bilinear_warp
 from .measures import (
     GeneratorTangents,
     InvarianceRatio,
@@ -48,7 +46,6 @@ from .oneshot import (
 from .simhash import SimHash, collision_curve, simhash_collision_probability
 
 __all__ = [
-    "DigitTransformManifolds",
     "FewShotEvaluator",
     "GeneratorTangents",
     "InvarianceRatio",
@@ -56,7 +53,6 @@ __all__ = [
     "Separation",
     "SimHash",
     "auroc",
-    "bilinear_warp",
     "collision_curve",
     "effective_rank",
     "episode_accuracy",

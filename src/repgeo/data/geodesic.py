@@ -23,7 +23,7 @@ def spiral_arc_length(t: Any) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from repgeo.diffusion import spiral_arc_length
+    >>> from repgeo.data import spiral_arc_length
     >>> s = np.linspace(0, 3, 30001)
     >>> numeric = np.sum(np.hypot(np.diff(s * np.cos(s)), np.diff(s * np.sin(s))))
     >>> bool(abs(spiral_arc_length(3.0) - numeric) < 1e-6)
@@ -86,7 +86,7 @@ def swiss_roll(
 
     Examples
     --------
-    >>> from repgeo.diffusion import swiss_roll
+    >>> from repgeo.data import swiss_roll
     >>> roll = swiss_roll(500, random_state=0)
     >>> roll.X.shape, roll.geodesic_distances([0, 1]).shape
     ((500, 3), (2, 500))
@@ -147,7 +147,7 @@ def branching_tree(
     Examples
     --------
     >>> import numpy as np
-    >>> from repgeo.diffusion import branching_tree
+    >>> from repgeo.data import branching_tree
     >>> tree = branching_tree(400, n_branches=4, random_state=0)
     >>> D = tree.geodesic_distances()
     >>> E = np.linalg.norm(tree.X[:, None] - tree.X[None], axis=-1)
