@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format browser bench clean help
+.PHONY: demo test lint typecheck format browser bench clean help
 
 help:
 	@echo "make demo    set up and run the default study (report path printed at the end)"
@@ -30,11 +30,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser lint typecheck
 	REPGEO_PROGRESS=0 $(BIN)/python -m pytest -n 2 -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)

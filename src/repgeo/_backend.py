@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._typing import ArrayLike
+
 __all__ = [
     "chunk_rows",
     "get_memory_budget",
@@ -132,7 +134,7 @@ _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch
 
 
 def to_torch(
-    X: Any,
+    X: ArrayLike,
     *,
     dtype: torch.dtype | None = None,
     device: str | torch.device | None = None,
@@ -143,6 +145,7 @@ def to_torch(
     ``X``: a NumPy array of ``X``'s dtype when ``X`` was NumPy, otherwise a tensor on ``X``'s
     device with ``X``'s dtype. Integer results (indices) keep their integer dtype.
     """
+    orig_dtype: Any  # torch.dtype for tensors, numpy dtype for arrays
     if isinstance(X, torch.Tensor):
         orig_dtype, orig_device, is_numpy = X.dtype, X.device, False
         t = X.detach()

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._typing import ArrayLike, Labels, RandomState
+
 __all__ = [
     "check_array",
     "check_choice",
@@ -41,7 +43,7 @@ def _kind(x: Any) -> str:
 
 
 def check_array(
-    X: Any,
+    X: ArrayLike,
     *,
     name: str = "X",
     ndim: int | Sequence[int] | None = 2,
@@ -77,6 +79,7 @@ def check_array(
         Same kind as the input (array-likes become ndarrays).
     """
     hint = shape_hint or ("(n_samples, n_features)" if ndim == 2 else None)
+    arr: Any  # a tensor stays a tensor; everything else becomes an ndarray
     if isinstance(X, torch.Tensor):
         arr = X
         if arr.is_complex():
@@ -160,11 +163,13 @@ def check_consistent_length(*arrays: Any, names: Sequence[str] | None = None) ->
     return lengths[0] if lengths else 0
 
 
-def check_labels(y: Any, *, n_samples: int | None = None, name: str = "y") -> np.ndarray:
+def check_labels(y: Labels, *, n_samples: int | None = None, name: str = "y") -> np.ndarray:
     """Validate integer class labels and return them as a 1-D int64 NumPy array."""
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
-    arr = check_array(y, name=name, ndim=1, dtype="any", allow_nan=True, shape_hint="(n_samples,)")
+    arr = np.asarray(
+        check_array(y, name=name, ndim=1, dtype="any", allow_nan=True, shape_hint="(n_samples,)")
+    )
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinity; labels must be integers.")
@@ -198,12 +203,13 @@ def check_scalar(
         kinds = kind if isinstance(kind, tuple) else (kind,)
         want = " or ".join(k.__name__ for k in kinds)
         raise TypeError(f"{name} must be {want}; got {type(x).__name__} ({x!r}).")
+    value: Any = x
     if isinstance(x, numbers.Real) and not np.isfinite(float(x)):
         raise ValueError(f"{name} must be finite; got {x!r}.")
-    if min_val is not None and (x < min_val or (not include_min and x == min_val)):
+    if min_val is not None and (value < min_val or (not include_min and value == min_val)):
         op = ">=" if include_min else ">"
         raise ValueError(f"{name} must be {op} {min_val}; got {x!r}.")
-    if max_val is not None and (x > max_val or (not include_max and x == max_val)):
+    if max_val is not None and (value > max_val or (not include_max and value == max_val)):
         op = "<=" if include_max else "<"
         raise ValueError(f"{name} must be {op} {max_val}; got {x!r}.")
     return x
@@ -222,14 +228,14 @@ def check_choice(value: Any, name: str, options: Iterable[Any]) -> Any:
     return value
 
 
-def check_random_state(seed: Any) -> np.random.Generator:
+def check_random_state(seed: RandomState | np.random.SeedSequence) -> np.random.Generator:
     """Turn ``None``, an int, a SeedSequence or a Generator into a ``np.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed < 0:
             raise ValueError(f"random_state must be a non-negative int; got {seed}.")
-        return np.random.default_rng(seed)
+        return np.random.default_rng(int(seed) if isinstance(seed, numbers.Integral) else seed)
     if isinstance(seed, np.random.RandomState):
         return np.random.default_rng(seed.randint(0, 2**31 - 1))
     raise TypeError(

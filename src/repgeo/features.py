@@ -38,6 +38,7 @@ from torch import nn
 
 from ._backend import chunk_rows, iter_chunks, resolve_device
 from ._progress import progress
+from ._typing import ArrayLike, Device
 from ._validation import check_array, check_positive_int
 
 __all__ = ["FeatureMap", "extract", "layer_names"]
@@ -242,12 +243,12 @@ def _on(fm: FeatureMap, device: torch.device, dtype: torch.dtype) -> FeatureMap:
 
 def extract(
     model: nn.Module | FeatureMap,
-    X: Any,
+    X: ArrayLike,
     *,
     layer: str | None = None,
     input_shape: Sequence[int] | None = None,
     batch_size: int | None = None,
-    device: str | torch.device = "auto",
+    device: Device = "auto",
     dtype: torch.dtype = torch.float32,
     show_progress: bool = True,
 ) -> np.ndarray:
