@@ -10,8 +10,8 @@ negative); after training it should rise.
 Which layer is "the last hidden layer" (``layer="auto"``) is decided by the one rule
 :func:`repgeo.models.hidden_layers`, and checkpoints are checked as in
 :func:`repgeo.models.over_checkpoints`; to measure every layer of every checkpoint, call
-:func:`decision_geometry` inside :func:`repgeo.models.over_checkpoints` (see
-:func:`geometry_over_training`).
+:func:`geometry_over_training` on each step's model inside
+:func:`repgeo.models.over_checkpoints` (its second example).
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ def geometry_over_training(
 ) -> dict[int, dict[str, Any]]:
     """:func:`decision_geometry` at every checkpoint, plus its boundary magnification.
 
-    One layer at every checkpoint; for every hidden layer, wrap :func:`decision_geometry` in
+    One layer at every checkpoint; for every hidden layer, call it on each step's model inside
     :func:`repgeo.models.over_checkpoints` (the second example).
 
     Parameters
@@ -347,7 +347,7 @@ def spectra_over_training(
 
     Parameters
     ----------
-    checkpoints : sequence of (epoch, model)
+    checkpoints : sequence of (epoch, model), or a model (epoch 0)
     anchors : array_like of shape (a, d)
     layer : str or None, default="auto"
         As in :func:`decision_geometry` (``"auto"``: the last of
