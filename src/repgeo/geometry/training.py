@@ -6,6 +6,12 @@ boundary. :func:`boundary_magnification` quantifies it on a grid of points: the 
 volume on the points closest to the boundary (smallest logit margin, default 10 %) minus that
 on the points farthest from it (largest margin, default 50 %). At initialisation it is near 0 (or
 negative); after training it should rise.
+
+Which layer is "the last hidden layer" (``layer="auto"``) is decided by the one rule
+:func:`repgeo.models.hidden_layers`, and checkpoints are checked as in
+:func:`repgeo.models.over_checkpoints`; to measure every layer of every checkpoint, call
+:func:`geometry_over_training` on each step's model inside
+:func:`repgeo.models.over_checkpoints` (its second example).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from .._validation import (
     check_scalar,
 )
 from ..features import FeatureMap
+from ..models import hidden_layers
+from ..models.checkpoints import _check_checkpoints
 from .curvature import gaussian_curvature
 from .metric import effective_volume, log_volume_element, singular_values, slice_log_volume
 
@@ -164,9 +172,9 @@ def boundary_magnification(
     return float(lv[order[:n_near]].mean() - lv[order[-n_far:]].mean())
 
 
-def _default_layer(model: nn.Module) -> str | None:
-    hidden = [n for n, _ in model.named_children() if n.startswith("act")]
-    return hidden[-1] if hidden else None
+def _resolve_layer(model: nn.Module, layer: str | None) -> str | None:
+    """``"auto"`` -> the last of :func:`repgeo.models.hidden_layers`; anything else unchanged."""
+    return hidden_layers(model)[-1] if layer == "auto" else layer
 
 
 def decision_geometry(
@@ -188,7 +196,8 @@ def decision_geometry(
         A classifier mapping (m, d) inputs to (m, C) logits; used in eval mode.
     X : array_like of shape (m, d)
     layer : str or None, default="auto"
-        Feature map layer; ``"auto"`` = the last hidden layer (``act*``) of a reference model;
+        Feature map layer; ``"auto"`` = the last of :func:`repgeo.models.hidden_layers` (a
+        :class:`ValueError` for a model whose hidden layers cannot be told: name the layer);
         ``None`` = the logits.
     quantity : {"volume", "effective", "slice"}, default="volume"
         ``"volume"``: log10 √det g (needs d <= n); ``"effective"``: top-k effective volume;
@@ -228,7 +237,7 @@ def decision_geometry(
         raise TypeError(f"curvature must be a bool; got {type(curvature).__name__}.")
     Xa = check_array(X, name="X", ndim=2, shape_hint="(m, d)")
     Xn = np.asarray(to_numpy(Xa))
-    layer = _default_layer(model) if layer == "auto" else layer
+    layer = _resolve_layer(model, layer)
     fm = FeatureMap(model, layer)
     out_fm = FeatureMap(model)
     dev = fm.parameters_device
@@ -266,23 +275,6 @@ def decision_geometry(
     return res
 
 
-def _check_checkpoints(checkpoints: Any) -> list[tuple[int, nn.Module]]:
-    if isinstance(checkpoints, nn.Module):
-        checkpoints = [(0, checkpoints)]
-    try:
-        items = [(int(e), m) for e, m in checkpoints]
-    except (TypeError, ValueError) as exc:
-        raise TypeError("checkpoints must be a sequence of (epoch, model) pairs.") from exc
-    if not items:
-        raise ValueError("checkpoints is empty; expected at least one (epoch, model) pair.")
-    for e, m in items:
-        if not isinstance(m, nn.Module):
-            raise TypeError(
-                f"checkpoint {e}: model must be a torch.nn.Module; got {type(m).__name__}."
-            )
-    return items
-
-
 def geometry_over_training(
     checkpoints: Sequence[tuple[int, nn.Module]],
     X: Any,
@@ -293,10 +285,13 @@ def geometry_over_training(
 ) -> dict[int, dict[str, Any]]:
     """:func:`decision_geometry` at every checkpoint, plus its boundary magnification.
 
+    One layer at every checkpoint; for every hidden layer, call it on each step's model inside
+    :func:`repgeo.models.over_checkpoints` (the second example).
+
     Parameters
     ----------
-    checkpoints : sequence of (epoch, model)
-        E.g. ``repgeo.studies._common.checkpoints(ctx, "digits")``.
+    checkpoints : sequence of (epoch, model), or a model (epoch 0)
+        E.g. ``repgeo.models.load_checkpoints(folder)``; the result keeps their order.
     X : array_like of shape (m, d)
         Grid or plane points.
     near, far : float
@@ -317,6 +312,18 @@ def geometry_over_training(
     >>> res = geometry_over_training(cks, grid_2d(-1, 1, 6)[2])
     >>> sorted(res), isinstance(res[5]["magnification"], float)
     ([0, 5], True)
+
+    Every hidden layer of every checkpoint, ``{layer: {epoch: result}}`` (a bare model is
+    epoch 0):
+
+    >>> from repgeo.models import over_checkpoints
+    >>> U = grid_2d(-1, 1, 6)[2]
+    >>> deep = [(0, MLP([2, 8, 8, 2], activation="sigmoid", seed=0)), (5, MLP([2, 8, 8, 2], seed=1))]
+    >>> def measure(_Z, step):
+    ...     return geometry_over_training(step.model, U, layer=step.layer)[0]
+    >>> per_layer = over_checkpoints(deep, measure, U)
+    >>> {layer: sorted(series) for layer, series in per_layer.items()}
+    {'act1': [0, 5], 'act2': [0, 5]}
     """
     items = _check_checkpoints(checkpoints)
     out: dict[int, dict[str, Any]] = {}
@@ -340,9 +347,11 @@ def spectra_over_training(
 
     Parameters
     ----------
-    checkpoints : sequence of (epoch, model)
+    checkpoints : sequence of (epoch, model), or a model (epoch 0)
     anchors : array_like of shape (a, d)
-    layer : str or None, default="auto" (last hidden layer)
+    layer : str or None, default="auto"
+        As in :func:`decision_geometry` (``"auto"``: the last of
+        :func:`repgeo.models.hidden_layers`).
     k : int, optional
         Keep the k largest.
 
@@ -365,7 +374,7 @@ def spectra_over_training(
         check_positive_int(k, "k")
     out = {}
     for epoch, model in items:
-        fm = FeatureMap(model, _default_layer(model) if layer == "auto" else layer)
+        fm = FeatureMap(model, _resolve_layer(model, layer))
         # float64 Gram eigenvalues: accurate to ~1e-16·cond², and batched SVDs of many small
         # matrices parallelise poorly on busy CPUs
         out[epoch] = np.asarray(
