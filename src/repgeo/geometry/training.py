@@ -32,8 +32,7 @@ from .._validation import (
     check_scalar,
 )
 from ..features import FeatureMap
-from ..models import hidden_layers
-from ..models.checkpoints import _check_checkpoints
+from ..models import check_checkpoints, hidden_layers
 from .curvature import gaussian_curvature
 from .metric import effective_volume, log_volume_element, singular_values, slice_log_volume
 
@@ -325,7 +324,7 @@ def geometry_over_training(
     >>> {layer: sorted(series) for layer, series in per_layer.items()}
     {'act1': [0, 5], 'act2': [0, 5]}
     """
-    items = _check_checkpoints(checkpoints)
+    items = check_checkpoints(checkpoints)
     out: dict[int, dict[str, Any]] = {}
     for epoch, model in items:
         res: dict[str, Any] = decision_geometry(model, X, **kwargs)
@@ -368,7 +367,7 @@ def spectra_over_training(
     >>> s[0].shape
     (1, 2)
     """
-    items = _check_checkpoints(checkpoints)
+    items = check_checkpoints(checkpoints)
     A = np.asarray(to_numpy(check_array(anchors, name="anchors", ndim=2, shape_hint="(a, d)")))
     if k is not None:
         check_positive_int(k, "k")

@@ -3,6 +3,7 @@
 from .checkpoints import (
     Step,
     by_quantity,
+    check_checkpoints,
     hidden_layers,
     list_checkpoints,
     load_checkpoints,
@@ -26,6 +27,7 @@ __all__ = [
     "accuracy",
     "build_model",
     "by_quantity",
+    "check_checkpoints",
     "checkpoint_epochs",
     "hidden_layers",
     "list_checkpoints",

@@ -42,6 +42,7 @@ from .._io import atomic_write_bytes
 __all__ = [
     "Step",
     "by_quantity",
+    "check_checkpoints",
     "hidden_layers",
     "list_checkpoints",
     "load_checkpoints",
@@ -147,7 +148,20 @@ class Step:
     model: nn.Module
 
 
-def _check_checkpoints(checkpoints: Any) -> list[tuple[int, nn.Module]]:
+def check_checkpoints(checkpoints: Any) -> list[tuple[int, nn.Module]]:
+    """Validate ``(epoch, model)`` pairs (a bare model counts as epoch 0).
+
+    Returns
+    -------
+    list of (int, nn.Module)
+
+    Raises
+    ------
+    TypeError
+        If ``checkpoints`` is not a sequence of ``(epoch, model)`` pairs with ``nn.Module`` models.
+    ValueError
+        If it is empty.
+    """
     if isinstance(checkpoints, nn.Module):
         checkpoints = [(0, checkpoints)]
     try:
@@ -199,7 +213,7 @@ def over_checkpoints(
 
     if isinstance(checkpoints, (str, os.PathLike)):
         checkpoints = load_checkpoints(checkpoints, device=device)
-    items = sorted(_check_checkpoints(checkpoints), key=lambda em: em[0])
+    items = sorted(check_checkpoints(checkpoints), key=lambda em: em[0])
     if not callable(measure):
         raise TypeError(f"measure must be callable; got {type(measure).__name__}.")
     named = isinstance(data, Mapping)
