@@ -33,6 +33,8 @@ _METHOD_COLOURS = {
     "euclidean": "C7",
 }
 
+_SCORE_NAMES = {"spearman": "Spearman", "pearson": "Pearson", "precision_at_k": "precision at k"}
+
 
 def _label(name: str) -> str:
     return str(name).replace("_", " ")
@@ -111,7 +113,7 @@ def plot_geodesic_scores(
         ax.barh(range(len(methods)), vals, color=colours)
         ax.set_yticks(range(len(methods)), [_label(m) for m in methods])
         ax.set_xlim(min(0.0, min(vals)), 1.0)
-        ax.set_xlabel(xlabel or f"mean per-row {score.replace('_', ' ')} vs true geodesic")
+        ax.set_xlabel(xlabel or f"mean per-row {_SCORE_NAMES.get(score, score)} vs true geodesic")
         ax.set_title(_label(name))
         ax.invert_yaxis()
     return fig
