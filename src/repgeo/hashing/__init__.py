@@ -18,8 +18,8 @@ one-shot recognition of classes the network never saw:
   episodes on unseen classes, vectorised;
 * :func:`effective_rank`.
 * :func:`analyse_checkpoints`, :func:`separation_snapshots`, :func:`baseline_embeddings`,
-  :func:`one_shot_baselines`, :func:`k_shot_baselines` — all of it over training checkpoints and
-  against baselines (:mod:`repgeo.hashing.training`).
+  :func:`one_shot_baselines`, :func:`k_shot_baselines`, :func:`collision_baselines` — all of
+  it over training checkpoints and against baselines (:mod:`repgeo.hashing.training`).
 
 See ``docs/hashing.md``.
 """
@@ -50,6 +50,7 @@ from .simhash import SimHash, collision_curve, simhash_collision_probability
 from .training import (
     analyse_checkpoints,
     baseline_embeddings,
+    collision_baselines,
     k_shot_baselines,
     layer_series,
     one_shot_baselines,
@@ -59,6 +60,7 @@ from .training import (
 __all__ = [
     "analyse_checkpoints",
     "baseline_embeddings",
+    "collision_baselines",
     "k_shot_baselines",
     "layer_series",
     "one_shot_baselines",

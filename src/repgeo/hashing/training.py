@@ -13,7 +13,9 @@ hidden layer, and one-shot transfer against baselines.
   inputs, the raw input and its PCA (fitted on other inputs), the four things one-shot transfer
   is compared across;
 * :func:`one_shot_baselines` / :func:`k_shot_baselines` — N-way 1-shot accuracy and k-shot
-  curves of those embeddings, all scored on the same episodes.
+  curves of those embeddings, all scored on the same episodes;
+* :func:`collision_baselines` — SimHash collision curves of those embeddings against the angle
+  between the samples' γ's, all on the same pairs.
 
 Every function takes its randomness from ``random_state``; an int seed is handed unchanged to
 each measure (so every checkpoint and embedding sees the same pairs, splits and episodes), a
@@ -57,11 +59,13 @@ from .measures import (
     separation,
 )
 from .oneshot import k_shot_curve, one_shot_accuracy
+from .simhash import collision_curve
 
 __all__ = [
     "MEASURES",
     "analyse_checkpoints",
     "baseline_embeddings",
+    "collision_baselines",
     "k_shot_baselines",
     "layer_series",
     "one_shot_baselines",
@@ -561,6 +565,68 @@ def k_shot_baselines(
             n_way=n_way,
             n_query=n_query,
             n_episodes=n_episodes,
+            random_state=seed,
+        )
+        for name, Z in embeddings.items()
+    }
+
+
+def collision_baselines(
+    embeddings: Mapping[str, Any],
+    y: Any,
+    *,
+    reference: Any,
+    n_bits: int = 8,
+    n_tables: int = 32,
+    n_pairs: int = 20000,
+    random_state: Any = 0,
+) -> dict[str, dict[str, Any]]:
+    """SimHash collision curves (:func:`repgeo.hashing.collision_curve`) of several embeddings
+    of the same samples, binned by the angle between their ``reference`` vectors.
+
+    Parameters
+    ----------
+    embeddings : mapping of str to array_like of shape (n_samples, n_features)
+        E.g. :func:`baseline_embeddings` of samples of unseen classes.
+    y : array_like of shape (n_samples,)
+        Manifold labels (for the same-manifold collision rate).
+    reference : array_like of shape (n_samples, k)
+        Per-sample manifold identifiers γ; the x-axis is the angle between a pair's γ's.
+    n_bits : int, default=8
+        Bits per table (m); a perfect hash of γ collides with probability (1 − angle/π)^m.
+    n_tables : int, default=32
+    n_pairs : int, default=20000
+    random_state : int, Generator or None, default=0
+        One int seed: every embedding is scored on the same pairs.
+
+    Returns
+    -------
+    dict
+        ``{name: curve}`` (``angle``, ``rate``, ``theory``, ``same_rate``, ``diff_rate``, ...).
+
+    Examples
+    --------
+    Hashing γ itself follows the SimHash law, and same-γ pairs always collide:
+
+    >>> import numpy as np
+    >>> from repgeo.hashing import collision_baselines
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(np.arange(20), 4)
+    >>> gamma = rng.normal(size=(20, 5))[y]
+    >>> c = collision_baselines({"gamma": gamma}, y, reference=gamma, n_bits=2, n_pairs=500)
+    >>> c["gamma"]["same_rate"]
+    1.0
+    """
+    y = _check_embeddings(embeddings, y)
+    seed = _seed(random_state)
+    return {
+        name: collision_curve(
+            Z,
+            reference=reference,
+            y=y,
+            n_bits=n_bits,
+            n_tables=n_tables,
+            n_pairs=n_pairs,
             random_state=seed,
         )
         for name, Z in embeddings.items()

@@ -17,25 +17,11 @@ panel) → ``summary``. The measurements are :mod:`repgeo.hashing` (over trainin
 data, the training sweep and the report's prose. The compact version wired into the default
 study is the panel :mod:`repgeo.panels.hashing`.
 
-Metrics (``metrics.json``)
---------------------------
-``hashing.one_shot``
-    ``{dataset: {"trained", "untrained", "raw", "pca": mean N-way 1-shot accuracy}}``.
-``hashing.one_shot_ci``
-    Same layout, ``[low, high]`` 95 % intervals over episodes.
-``hashing.invariance_ratio``
-    ``{dataset: {epoch: ratio}}`` on seen-class points, embedding (last hidden) layer.
-``hashing.auroc``
-    ``{dataset: {"seen": {epoch: auroc}, "unseen": {epoch: auroc}}}``, embedding layer.
-``hashing.sweep``
-    ``{dataset: {model: {"n_train_classes", "width", "depth", "trained", "untrained", "raw",
-    "pca", "invariance_ratio"}}}``.
-``hashing.recoverability``, ``hashing.effective_rank``, ``hashing.collision``
-    Per dataset (and epoch, embedding layer).
-``hashing.summary``
-    The answer in sentences, with the numbers.
-``coding.delta_r``, ``coding.delta_r_unseen``, ``id.twonn`` (...)
-    Written by the coding/dimension panel for the base models.
+Metrics (layouts in ``docs/metrics.md``; dataset ``randnet`` or ``digitwarp``): ``hashing.auroc``,
+``hashing.invariance_ratio``, ``hashing.recoverability``, ``hashing.effective_rank`` (base model,
+embedding layer, per epoch), ``hashing.collision``, ``hashing.one_shot`` / ``hashing.one_shot_ci``
+(base model vs untrained, raw input, PCA), ``hashing.sweep`` (every model),
+``hashing.beats_baselines``, and the coding/ID panel's ``coding.*`` / ``id.*`` for the base models.
 """
 
 from __future__ import annotations
@@ -50,7 +36,7 @@ from ..data.manifolds import ClassManifolds
 from ..hashing import (
     analyse_checkpoints,
     baseline_embeddings,
-    collision_curve,
+    collision_baselines,
     invariance,
     k_shot_baselines,
     one_shot_baselines,
@@ -386,19 +372,15 @@ def collisions_stage(ctx: RunContext) -> None:
         embeddings = baseline_embeddings(
             cks[-1][1], cks[0][1], unseen.X, layer=hidden_layers(cks[-1][1])[-1], device=ctx.device
         )
-        seed = ctx.seed_for(f"simhash:{family}")
-        per = {
-            name: collision_curve(
-                Z,
-                reference=unseen.extra["gamma"],
-                y=unseen.y,
-                n_bits=m,
-                n_tables=a["simhash_tables"],
-                n_pairs=a["n_pairs"],
-                random_state=seed,
-            )
-            for name, Z in embeddings.items()
-        }
+        per = collision_baselines(
+            embeddings,
+            unseen.y,
+            reference=unseen.extra["gamma"],
+            n_bits=m,
+            n_tables=a["simhash_tables"],
+            n_pairs=a["n_pairs"],
+            random_state=ctx.seed_for(f"simhash:{family}"),
+        )
         curves[f"{LABELS[family]}: unseen classes"] = per
         metric[family] = {
             name: {
