@@ -3,6 +3,7 @@ transfer against baselines, checked against direct computations on tiny models."
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -15,6 +16,8 @@ from repgeo.features import FeatureMap, extract
 from repgeo.hashing import (
     analyse_checkpoints,
     baseline_embeddings,
+    collision_baselines,
+    collision_curve,
     k_shot_baselines,
     k_shot_curve,
     layer_series,
@@ -276,10 +279,26 @@ def test_k_shot_baselines_match_k_shot_curve():
         np.testing.assert_array_equal(curves["net"][k]["accuracies"], ref[k]["accuracies"])
 
 
-@pytest.mark.parametrize("fn", [one_shot_baselines, k_shot_baselines])
-def test_few_shot_baselines_bad_input(fn):
+def test_collision_baselines_match_collision_curve():
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(8), 5)
+    gamma = rng.normal(size=(8, 4))[y]
+    emb = {"hash": gamma.copy(), "noise": rng.normal(size=(40, 6))}
+    res = collision_baselines(emb, y, reference=gamma, n_bits=3, n_tables=6, n_pairs=200)
+    for name, Z in emb.items():
+        ref = collision_curve(Z, reference=gamma, y=y, n_bits=3, n_tables=6, n_pairs=200)
+        np.testing.assert_array_equal(res[name]["rate"], ref["rate"])
+    assert res["hash"]["same_rate"] == 1.0  # a function of γ alone: same-γ pairs always collide
+    with pytest.raises(ValueError, match="n_bits"):
+        collision_baselines(emb, y, reference=gamma, n_bits=0)
+
+
+@pytest.mark.parametrize("fn", [one_shot_baselines, k_shot_baselines, collision_baselines])
+def test_baselines_bad_input(fn):
     y = np.repeat(np.arange(4), 5)
     Z = np.random.default_rng(0).normal(size=(20, 3))
+    if fn is collision_baselines:
+        fn = functools.partial(fn, reference=Z)
     with pytest.raises(ValueError, match="non-empty mapping"):
         fn({}, y)
     with pytest.raises(ValueError, match="same number of samples"):
