@@ -6,9 +6,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import default_panel_study
-from repgeo.runs import run_study
+from repgeo.features import extract
+from repgeo.hashing import one_shot_accuracy
+from repgeo.models import hidden_layers
+from repgeo.panels._common import checkpoints, datasets
+from repgeo.runs import RunContext, run_study
 from repgeo.studies import get_study
 
 TINY = {
@@ -105,6 +110,24 @@ def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     assert set(m["hashing.auroc"]["manifold"]["unseen"]) == epochs
     for name in ("hashing_separation", "hashing_panel"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    # the trained network's 1-shot accuracy is that of its last checkpoint's embedding (last
+    # hidden layer) on the unseen classes, on the panel's episodes
+    ctx = RunContext(out, config={}, seed=0, quick=True, device=torch.device("cpu"))
+    epoch, model = checkpoints(ctx, "manifold")[-1]
+    unseen = datasets(ctx, "manifold")["unseen"]
+    Z = extract(model, unseen.X, layer=hidden_layers(model)[-1], show_progress=False)
+    opts = HASHING.config
+    n_way = min(opts["n_way"], np.unique(unseen.y).size)
+    ref = one_shot_accuracy(
+        Z,
+        unseen.y,
+        n_way=n_way,
+        n_query=opts["n_query"],
+        n_episodes=opts["n_episodes"],
+        random_state=ctx.seed_for("hashing-panel"),
+    )
+    assert m["hashing.one_shot"]["manifold"]["trained"] == ref["mean"]
+    assert str(epoch) in epochs
 
 
 def test_study_config_rejects_unknown_sections(tmp_path):

@@ -17,6 +17,9 @@ one-shot recognition of classes the network never saw:
 * :func:`one_shot_accuracy`, :func:`k_shot_curve`, :class:`FewShotEvaluator` — N-way k-shot
   episodes on unseen classes, vectorised;
 * :func:`effective_rank`.
+* :func:`analyse_checkpoints`, :func:`separation_snapshots`, :func:`baseline_embeddings`,
+  :func:`one_shot_baselines`, :func:`k_shot_baselines`, :func:`collision_baselines` — all of
+  it over training checkpoints and against baselines (:mod:`repgeo.hashing.training`).
 
 See ``docs/hashing.md``.
 """
@@ -44,8 +47,26 @@ from .oneshot import (
     sample_episodes,
 )
 from .simhash import SimHash, collision_curve, simhash_collision_probability
+from .training import (
+    analyse_checkpoints,
+    baseline_embeddings,
+    collision_baselines,
+    k_shot_baselines,
+    layer_series,
+    one_shot_baselines,
+    separation_snapshots,
+)
 
 __all__ = [
+    "analyse_checkpoints",
+    "baseline_embeddings",
+    "collision_baselines",
+    "k_shot_baselines",
+    "layer_series",
+    "one_shot_baselines",
+    "separation_snapshots",
+]
+__all__ += [
     "FewShotEvaluator",
     "GeneratorTangents",
     "InvarianceRatio",

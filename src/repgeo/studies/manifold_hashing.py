@@ -12,27 +12,16 @@ the untrained network and PCA.
 
 Stages: ``train`` → ``separation`` (separation, invariance, recoverability, effective rank over
 training) → ``collisions`` → ``one_shot`` → ``coding_id`` (ΔR and TwoNN ID, the coding module's
-panel) → ``summary``. :func:`default_panel` is the compact version wired into the default study.
+panel) → ``summary``. The measurements are :mod:`repgeo.hashing` (over training:
+:mod:`repgeo.hashing.training`), the figures :mod:`repgeo.plots.hashing`; this module holds the
+data, the training sweep and the report's prose. The compact version wired into the default
+study is the panel :mod:`repgeo.panels.hashing`.
 
-Metrics (``metrics.json``)
---------------------------
-``hashing.one_shot``
-    ``{dataset: {"trained", "untrained", "raw", "pca": mean N-way 1-shot accuracy}}``.
-``hashing.one_shot_ci``
-    Same layout, ``[low, high]`` 95 % intervals over episodes.
-``hashing.invariance_ratio``
-    ``{dataset: {epoch: ratio}}`` on seen-class points, embedding (last hidden) layer.
-``hashing.auroc``
-    ``{dataset: {"seen": {epoch: auroc}, "unseen": {epoch: auroc}}}``, embedding layer.
-``hashing.sweep``
-    ``{dataset: {model: {"n_train_classes", "width", "depth", "trained", "untrained", "raw",
-    "pca", "invariance_ratio"}}}``.
-``hashing.recoverability``, ``hashing.effective_rank``, ``hashing.collision``
-    Per dataset (and epoch, embedding layer).
-``hashing.summary``
-    The answer in sentences, with the numbers.
-``coding.delta_r``, ``coding.delta_r_unseen``, ``id.twonn`` (...)
-    Written by the coding/dimension panel for the base models.
+Metrics (layouts in ``docs/metrics.md``; dataset ``randnet`` or ``digitwarp``): ``hashing.auroc``,
+``hashing.invariance_ratio``, ``hashing.recoverability``, ``hashing.effective_rank`` (base model,
+embedding layer, per epoch), ``hashing.collision``, ``hashing.one_shot`` / ``hashing.one_shot_ci``
+(base model vs untrained, raw input, PCA), ``hashing.sweep`` (every model),
+``hashing.beats_baselines``, and the coding/ID panel's ``coding.*`` / ``id.*`` for the base models.
 """
 
 from __future__ import annotations
@@ -44,33 +33,30 @@ import numpy as np
 from .._io import read_json
 from ..data import Dataset, DigitTransformManifolds, split_classes
 from ..data.manifolds import ClassManifolds
-from ..features import extract
 from ..hashing import (
-    collision_curve,
-    effective_rank,
-    generator_tangents,
+    analyse_checkpoints,
+    baseline_embeddings,
+    collision_baselines,
     invariance,
-    invariance_from_tangents,
-    k_shot_curve,
-    one_shot_accuracy,
-    pair_similarities,
-    ridge_r2,
-    separation,
+    k_shot_baselines,
+    one_shot_baselines,
+    separation_snapshots,
 )
-from ..latent import pca_project
 from ..models import MLP, TrainConfig, hidden_layers, train
 from ..panels._common import checkpoints, datasets, manifold_generator, save_datasets
-from ..plots import new_figure
+from ..panels.hashing import HISTOGRAM_CAPTION, by_epoch
+from ..plots import (
+    plot_collision_curves,
+    plot_hashing_over_training,
+    plot_one_shot_transfer,
+    plot_separation_histograms,
+)
 from ..runs import RunContext, Stage, Study
 
-__all__ = ["STUDY", "analyse_checkpoints", "default_panel", "one_shot_baselines"]
+__all__ = ["STUDY"]
 
 FAMILIES = ("randnet", "digitwarp")
-LABELS = {
-    "randnet": "random-network manifolds",
-    "digitwarp": "warped digits",
-    "manifold": "class manifolds",
-}
+LABELS = {"randnet": "random-network manifolds", "digitwarp": "warped digits"}
 
 CONFIG: dict[str, Any] = {
     "randnet": {
@@ -307,290 +293,45 @@ def _base(ctx: RunContext, family: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- analyses
-def analyse_checkpoints(
-    cks: list[tuple[int, Any]],
-    splits: dict[str, Dataset],
-    gen: ClassManifolds,
-    *,
-    device: Any,
-    seed: int,
-    n_pairs: int = 20000,
-    n_invariance_points: int = 150,
-    layers: list[str] | None = None,
-    measures: tuple[str, ...] = ("separation", "invariance", "recoverability", "rank"),
-) -> list[dict[str, Any]]:
-    """Hashing measures of every checkpoint and hidden layer.
-
-    Parameters
-    ----------
-    cks : list of (epoch, model)
-    splits : dict
-        ``"test"`` (held-out samples of the training classes) and ``"unseen"`` datasets with
-        ``extra["gamma"]`` and ``extra["theta"]``.
-    gen : ClassManifolds
-        The generator of the data (for the Jacobians).
-    device : torch.device
-    seed : int
-    n_pairs, n_invariance_points : int
-    layers : list of str, optional
-        Default: every hidden layer.
-    measures : tuple of str
-        Subset of ``("separation", "invariance", "recoverability", "rank")``.
-
-    Returns
-    -------
-    list of dict
-        One row per (epoch, layer) with ``auroc_seen``, ``auroc_unseen``, ``wb_seen``,
-        ``wb_unseen``, ``inv_seen``, ``inv_unseen``, ``gain_theta``, ``gain_gamma``,
-        ``r2_gamma`` (held-out samples), ``r2_gamma_new`` (held-out classes), ``r2_theta``,
-        ``erank`` (those measured).
-    """
-    test, unseen = splits["test"], splits["unseen"]
-    rng = np.random.default_rng(seed)
-    idx_s = rng.choice(len(test), size=min(n_invariance_points, len(test)), replace=False)
-    idx_u = rng.choice(len(unseen), size=min(n_invariance_points, len(unseen)), replace=False)
-    if "invariance" in measures:  # the generator's tangents are shared by all checkpoints
-        tan_s = generator_tangents(gen, test.extra["gamma"][idx_s], test.extra["theta"][idx_s])
-        tan_u = generator_tangents(gen, unseen.extra["gamma"][idx_u], unseen.extra["theta"][idx_u])
-    pooled_gamma = np.vstack([test.extra["gamma"], unseen.extra["gamma"]])
-    pooled_y = np.concatenate([test.y, unseen.y])
-    rows = []
-    for epoch, model in cks:
-        for layer in layers or hidden_layers(model):
-            Zs = extract(model, test.X, layer=layer, device=device, show_progress=False)
-            Zu = extract(model, unseen.X, layer=layer, device=device, show_progress=False)
-            row: dict[str, Any] = {"epoch": int(epoch), "layer": layer}
-            if "separation" in measures:
-                ss = separation(Zs, test.y, n_pairs=n_pairs, random_state=seed)
-                su = separation(Zu, unseen.y, n_pairs=n_pairs, random_state=seed)
-                row.update(
-                    auroc_seen=ss["auroc"],
-                    auroc_unseen=su["auroc"],
-                    wb_seen=ss["within_between_ratio"],
-                    wb_unseen=su["within_between_ratio"],
-                )
-            if "invariance" in measures:
-                inv_s = invariance_from_tangents(model, tan_s, layer=layer)
-                inv_u = invariance_from_tangents(model, tan_u, layer=layer)
-                row.update(
-                    inv_seen=inv_s["ratio"],
-                    inv_unseen=inv_u["ratio"],
-                    gain_theta=inv_s["gain_theta"],
-                    gain_gamma=inv_s["gain_gamma"],
-                )
-            if "recoverability" in measures:
-                Zp = np.vstack([Zs, Zu])
-                row["r2_gamma"] = ridge_r2(Zp, pooled_gamma, random_state=seed)
-                row["r2_gamma_new"] = ridge_r2(Zp, pooled_gamma, groups=pooled_y, random_state=seed)
-                row["r2_theta"] = ridge_r2(Zu, unseen.extra["theta"], random_state=seed)
-            if "rank" in measures:
-                row["erank"] = effective_rank(Zu)
-            rows.append(row)
-    return rows
-
-
-def one_shot_baselines(
-    trained: Any,
-    untrained: Any,
-    splits: dict[str, Dataset],
-    *,
-    layer: str,
-    device: Any,
-    n_way: int | None,
-    n_episodes: int,
-    n_query: int,
-    pca_components: int,
-    seed: int,
-) -> dict[str, dict[str, Any]]:
-    """N-way 1-shot accuracy on the unseen classes: trained and untrained network, raw input, PCA.
-
-    All four embeddings are scored on the same episodes (same seed). PCA is fitted on the
-    training inputs (seen classes) and keeps ``pca_components`` components.
-    """
-    unseen = splits["unseen"]
-    counts = np.unique(unseen.y, return_counts=True)[1]
-    n_way = int(min(n_way or counts.size, counts.size))
-    n_query = int(min(n_query, counts.min() - 1))
-    embeds = {
-        "trained": extract(trained, unseen.X, layer=layer, device=device, show_progress=False),
-        "untrained": extract(untrained, unseen.X, layer=layer, device=device, show_progress=False),
-        "raw": unseen.X,
-        "pca": pca_project(
-            splits["train"].X.astype(np.float64), unseen.X.astype(np.float64), pca_components
-        ),
-    }
-    return {
-        k: one_shot_accuracy(
-            Z,
-            unseen.y,
-            n_way=n_way,
-            k_shot=1,
-            n_query=n_query,
-            n_episodes=n_episodes,
-            random_state=seed,
-        )
-        for k, Z in embeds.items()
-    }
-
-
-def _embedding_rows(rows: list[dict[str, Any]], layer: str) -> list[dict[str, Any]]:
-    return [r for r in rows if r["layer"] == layer]
-
-
-def _by_epoch(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
-    return {str(r["epoch"]): float(r[key]) for r in rows if key in r}
-
-
-def _hist_figure(
-    ctx: RunContext,
-    panels: list[tuple[str, Any, Any, Dataset, Dataset]],
-    name: str,
-    n_pairs: int,
-    seed: int,
-) -> None:
-    """Cosine-similarity histograms of same/different pairs at init vs trained."""
-    fig, axes = new_figure(len(panels), 2, size=(8.0, 2.8 * len(panels)), squeeze=False)
-    for r, (label, (e0, m0), (e1, m1), test, unseen) in enumerate(panels):
-        layer = hidden_layers(m1)[-1]
-        sims = {}
-        for epoch, model in ((e0, m0), (e1, m1)):
-            for ds, tag in ((test, "seen"), (unseen, "unseen")):
-                Z = extract(model, ds.X, layer=layer, device=ctx.device, show_progress=False)
-                sims[epoch, tag] = pair_similarities(Z, ds.y, n_pairs=n_pairs, random_state=seed)
-        lo = min(float(np.min(p["cos_diff"])) for p in sims.values())
-        bins = np.linspace(max(-1.0, np.floor(lo * 10) / 10), 1.0, 61)
-        for c, (epoch, _) in enumerate(((e0, m0), (e1, m1))):
-            ax = axes[r, c]
-            for tag, color in (("seen", "C0"), ("unseen", "C3")):
-                p = sims[epoch, tag]
-                ax.hist(
-                    p["cos_same"],
-                    bins=bins,
-                    density=True,
-                    histtype="step",
-                    color=color,
-                    label=f"{tag}: same γ",
-                )
-                ax.hist(
-                    p["cos_diff"],
-                    bins=bins,
-                    density=True,
-                    histtype="stepfilled",
-                    alpha=0.25,
-                    color=color,
-                    label=f"{tag}: different γ",
-                )
-            ax.set(
-                title=f"{label}, {layer}: {'initialisation' if epoch == 0 else f'epoch {epoch}'}",
-                xlabel="cosine similarity",
-                ylabel="density",
-            )
-            if r == 0 and c == 0:
-                ax.legend(loc="upper left")
-    ctx.figure(
-        fig,
-        name,
-        caption="Cosine similarity of embedding pairs from the same manifold (lines) and from different manifolds "
-        "(shaded), on held-out samples of the training classes (blue) and of unseen classes (red), at initialisation "
-        "(left) and after training (right). A hash of the manifolds puts same-γ pairs at 1, apart from the rest.",
-    )
-
-
-def _curves_figure(ctx: RunContext, results: dict[str, list[dict[str, Any]]], name: str) -> None:
-    """Invariance ratio, AUROC and recoverability over training, per layer."""
-    fig, axes = new_figure(len(results), 3, size=(11.0, 2.9 * len(results)), squeeze=False)
-    for r, (family, rows) in enumerate(results.items()):
-        layers = list(dict.fromkeys(x["layer"] for x in rows))
-        for li, layer in enumerate(layers):
-            lr = _embedding_rows(rows, layer)
-            ep = np.array([x["epoch"] for x in lr])
-            epx = np.maximum(ep, 0.5)  # epoch 0 drawn at 0.5 on the log axis
-            col = f"C{li}"
-            axes[r, 0].plot(
-                epx, [x["inv_seen"] for x in lr], "-o", ms=3, color=col, label=f"{layer} seen"
-            )
-            axes[r, 0].plot(
-                epx, [x["inv_unseen"] for x in lr], "--", color=col, label=f"{layer} unseen"
-            )
-            axes[r, 1].plot(
-                epx, [x["auroc_seen"] for x in lr], "-o", ms=3, color=col, label=f"{layer} seen"
-            )
-            axes[r, 1].plot(
-                epx, [x["auroc_unseen"] for x in lr], "--", color=col, label=f"{layer} unseen"
-            )
-            axes[r, 2].plot(
-                epx, [x["r2_gamma"] for x in lr], "-o", ms=3, color=col, label=f"{layer}: γ"
-            )
-            axes[r, 2].plot(
-                epx,
-                [x["r2_gamma_new"] for x in lr],
-                "--",
-                color=col,
-                label=f"{layer}: γ, new classes",
-            )
-            axes[r, 2].plot(epx, [x["r2_theta"] for x in lr], ":", color=col, label=f"{layer}: θ")
-        axes[r, 0].axhline(1.0, color="0.6", lw=0.8)
-        axes[r, 0].set(
-            xscale="log",
-            xlabel="epoch (0 at 0.5)",
-            ylabel="‖∂h/∂θ‖ / ‖∂h/∂γ‖ (normalised)",
-            title=f"{LABELS.get(family, family)}: invariance ratio",
-        )
-        axes[r, 1].set(
-            xscale="log",
-            xlabel="epoch (0 at 0.5)",
-            ylabel="AUROC same vs different γ",
-            title="separation",
-        )
-        axes[r, 2].set(
-            xscale="log",
-            xlabel="epoch (0 at 0.5)",
-            ylabel="held-out ridge R²",
-            title="recoverability",
-        )
-        for ax in axes[r]:
-            ax.legend(fontsize=6)
-    ctx.figure(
-        fig,
-        name,
-        caption="Over training, per hidden layer. Left: invariance ratio g_θ/g_γ (1 = like the input, 0 = a function of γ "
-        "alone), on held-out points of the training manifolds (solid) and of unseen manifolds (dashed). Middle: AUROC of "
-        "same- vs different-manifold pairs. Right: held-out ridge R² of γ (held-out samples, solid; held-out classes, dashed) and of θ (dotted) from the embedding.",
-    )
-
-
 def separation_stage(ctx: RunContext) -> None:
     """Separation, invariance and recoverability over training for each family's base model."""
     a = ctx.config["analysis"]
-    results, panels, metric_auroc, metric_inv, metric_rec, metric_rank = {}, [], {}, {}, {}, {}
+    results, snaps, layers = {}, {}, {}
+    metric_auroc, metric_inv, metric_rec, metric_rank = {}, {}, {}, {}
     for family in FAMILIES:
         base = _base(ctx, family)
         cks = checkpoints(ctx, base["name"])
         splits = _model_splits(ctx, family, base["n_train_classes"])
-        gen = _generator(ctx, family)
         rows = analyse_checkpoints(
             cks,
             splits,
-            gen,
-            device=ctx.device,
-            seed=ctx.seed_for(f"analysis:{family}"),
+            _generator(ctx, family),
             n_pairs=a["n_pairs"],
             n_invariance_points=a["n_invariance_points"],
+            device=ctx.device,
+            random_state=ctx.seed_for(f"analysis:{family}"),
         )
-        results[family] = rows
-        emb = _embedding_rows(rows, hidden_layers(cks[-1][1])[-1])
+        layer = hidden_layers(cks[-1][1])[-1]  # the embedding
+        results[LABELS[family]], layers[LABELS[family]] = rows, layer
         metric_auroc[family] = {
-            "seen": _by_epoch(emb, "auroc_seen"),
-            "unseen": _by_epoch(emb, "auroc_unseen"),
+            "seen": by_epoch(rows, "auroc_seen", layer=layer),
+            "unseen": by_epoch(rows, "auroc_unseen", layer=layer),
         }
-        metric_inv[family] = _by_epoch(emb, "inv_seen")
+        metric_inv[family] = by_epoch(rows, "inv_seen", layer=layer)
         metric_rec[family] = {
-            "gamma_r2": _by_epoch(emb, "r2_gamma"),
-            "gamma_r2_new_classes": _by_epoch(emb, "r2_gamma_new"),
-            "theta_r2": _by_epoch(emb, "r2_theta"),
+            "gamma_r2": by_epoch(rows, "r2_gamma", layer=layer),
+            "gamma_r2_new_classes": by_epoch(rows, "r2_gamma_new", layer=layer),
+            "theta_r2": by_epoch(rows, "r2_theta", layer=layer),
         }
-        metric_rank[family] = _by_epoch(emb, "erank")
-        panels.append((LABELS[family], cks[0], cks[-1], splits["test"], splits["unseen"]))
+        metric_rank[family] = by_epoch(rows, "erank", layer=layer)
+        snaps[LABELS[family]] = separation_snapshots(
+            [cks[0], cks[-1]],
+            splits,
+            layer=layer,
+            n_pairs=a["n_pairs"],
+            device=ctx.device,
+            random_state=ctx.seed_for("hist"),
+        )
         ctx.save_arrays(
             f"hashing_{family}_rows", **{k: np.array([r[k] for r in rows]) for k in rows[0]}
         )
@@ -598,8 +339,20 @@ def separation_stage(ctx: RunContext) -> None:
             f"{LABELS[family]}: {base['name']} over training",
             [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
         )
-    _hist_figure(ctx, panels, "separation_histograms", a["n_pairs"], ctx.seed_for("hist"))
-    _curves_figure(ctx, results, "invariance_over_training")
+    ctx.figure(
+        plot_separation_histograms(snaps, layers=layers),
+        "separation_histograms",
+        caption=HISTOGRAM_CAPTION,
+    )
+    ctx.figure(
+        plot_hashing_over_training(results),
+        "invariance_over_training",
+        caption="Over training, per hidden layer. Left: invariance ratio g_θ/g_γ (1 = like the "
+        "input, 0 = a function of γ alone), on held-out points of the training manifolds (solid) "
+        "and of unseen manifolds (dashed). Middle: AUROC of same- vs different-manifold pairs. "
+        "Right: held-out ridge R² of γ (held-out samples, solid; held-out classes, dashed) and of "
+        "θ (dotted) from the embedding.",
+    )
     ctx.metric("hashing.auroc", metric_auroc)
     ctx.metric("hashing.invariance_ratio", metric_inv)
     ctx.metric("hashing.recoverability", metric_rec)
@@ -610,66 +363,35 @@ def collisions_stage(ctx: RunContext) -> None:
     """SimHash collision curves on unseen classes: trained vs untrained vs raw input vs ideal."""
     a = ctx.config["analysis"]
     m = int(a["simhash_bits"])
-    fig, axes = new_figure(1, len(FAMILIES), size=(4.2 * len(FAMILIES), 3.3), squeeze=False)
+    curves: dict[str, Any] = {}
     metric: dict[str, Any] = {}
-    for ax, family in zip(axes[0], FAMILIES):
+    for family in FAMILIES:
         base = _base(ctx, family)
         cks = checkpoints(ctx, base["name"])
         unseen = _model_splits(ctx, family, base["n_train_classes"])["unseen"]
-        layer = hidden_layers(cks[-1][1])[-1]
-        gamma = unseen.extra["gamma"]
-        seed = ctx.seed_for(f"simhash:{family}")
-        metric[family] = {}
-        embeds = [
-            (
-                "trained",
-                extract(cks[-1][1], unseen.X, layer=layer, device=ctx.device, show_progress=False),
-                "C0",
-            ),
-            (
-                "untrained",
-                extract(cks[0][1], unseen.X, layer=layer, device=ctx.device, show_progress=False),
-                "C1",
-            ),
-            ("raw input", unseen.X, "C2"),
-        ]
-        curve = None
-        for label, Z, color in embeds:
-            curve = collision_curve(
-                Z,
-                reference=gamma,
-                y=unseen.y,
-                n_bits=m,
-                n_tables=a["simhash_tables"],
-                n_pairs=a["n_pairs"],
-                random_state=seed,
-            )
-            ax.plot(
-                curve["angle"],
-                curve["rate"],
-                "-o",
-                ms=3,
-                color=color,
-                label=f"{label} (same γ: {curve['same_rate']:.2f})",
-            )
-            metric[family][label.split()[0]] = {
-                "same_rate": curve["same_rate"],
-                "diff_rate": curve.get("diff_rate"),
-                "diff_theory": curve.get("diff_theory"),
-            }
-        assert curve is not None
-        grid = np.linspace(0, np.pi, 100)
-        ax.plot(grid, (1 - grid / np.pi) ** m, "k--", lw=1, label=f"SimHash of γ: (1−∠/π)^{m}")
-        ax.set(
-            yscale="log",
-            ylim=(1e-4, 1.2),
-            xlabel="angle between γ's (rad)",
-            ylabel=f"P(all {m} bits collide)",
-            title=f"{LABELS[family]}: unseen classes",
+        embeddings = baseline_embeddings(
+            cks[-1][1], cks[0][1], unseen.X, layer=hidden_layers(cks[-1][1])[-1], device=ctx.device
         )
-        ax.legend(fontsize=6, loc="lower left")
+        per = collision_baselines(
+            embeddings,
+            unseen.y,
+            reference=unseen.extra["gamma"],
+            n_bits=m,
+            n_tables=a["simhash_tables"],
+            n_pairs=a["n_pairs"],
+            random_state=ctx.seed_for(f"simhash:{family}"),
+        )
+        curves[f"{LABELS[family]}: unseen classes"] = per
+        metric[family] = {
+            name: {
+                "same_rate": cv["same_rate"],
+                "diff_rate": cv.get("diff_rate"),
+                "diff_theory": cv.get("diff_theory"),
+            }
+            for name, cv in per.items()
+        }
     ctx.figure(
-        fig,
+        plot_collision_curves(curves),
         "collision_curves",
         caption=f"SimHash ({m} random hyperplanes, {a['simhash_tables']} tables, embeddings centred) of pairs of unseen-class "
         "embeddings: collision rate against the angle between the pairs' manifold identifiers γ. The dashed line is the rate "
@@ -682,32 +404,40 @@ def one_shot_stage(ctx: RunContext) -> None:
     """One-shot accuracy on unseen classes: baselines, k-shot curves, the sweep."""
     a = ctx.config["analysis"]
     one, ci, sweep, rows = {}, {}, {}, []
-    fig, axes = new_figure(2, len(FAMILIES), size=(4.3 * len(FAMILIES), 6.4), squeeze=False)
-    for col, family in enumerate(FAMILIES):
+    points, k_shot, chance, base_names = {}, {}, {}, {}
+    for family in FAMILIES:
         seed = ctx.seed_for(f"oneshot:{family}")
         sweep[family] = {}
         gen = _generator(ctx, family)
+        label = LABELS[family]
         for spec in _models(ctx, family):
             cks = checkpoints(ctx, spec["name"])
             splits = _model_splits(ctx, family, spec["n_train_classes"])
+            unseen = splits["unseen"]
             layer = hidden_layers(cks[-1][1])[-1]
-            res = one_shot_baselines(
+            embeddings = baseline_embeddings(
                 cks[-1][1],
                 cks[0][1],
-                splits,
+                unseen.X,
+                pca_fit=splits["train"].X,
+                pca_components=a["pca_components"],
                 layer=layer,
                 device=ctx.device,
-                n_way=a["n_way"],
-                n_episodes=a["n_episodes"],
-                n_query=a["n_query"],
-                pca_components=a["pca_components"],
-                seed=seed,
             )
+            res = one_shot_baselines(
+                embeddings,
+                unseen.y,
+                n_way=a["n_way"],
+                n_query=a["n_query"],
+                n_episodes=a["n_episodes"],
+                random_state=seed,
+            )
+            n_inv = a["n_invariance_points"]
             inv = invariance(
                 cks[-1][1],
                 gen,
-                splits["test"].extra["gamma"][: a["n_invariance_points"]],
-                splits["test"].extra["theta"][: a["n_invariance_points"]],
+                splits["test"].extra["gamma"][:n_inv],
+                splits["test"].extra["theta"][:n_inv],
                 layer=layer,
             )
             sweep[family][spec["name"]] = {
@@ -730,94 +460,26 @@ def one_shot_stage(ctx: RunContext) -> None:
             if spec["base"]:
                 one[family] = {k: v["mean"] for k, v in res.items()}
                 ci[family] = {k: [v["ci_low"], v["ci_high"]] for k, v in res.items()}
-                n_way_used = res["trained"]["n_way"]
-                unseen = splits["unseen"]
-                curves = {}
-                for label, Z in (
-                    (
-                        "trained",
-                        extract(
-                            cks[-1][1],
-                            unseen.X,
-                            layer=layer,
-                            device=ctx.device,
-                            show_progress=False,
-                        ),
-                    ),
-                    (
-                        "untrained",
-                        extract(
-                            cks[0][1], unseen.X, layer=layer, device=ctx.device, show_progress=False
-                        ),
-                    ),
-                    ("raw", unseen.X),
-                    (
-                        "pca",
-                        pca_project(
-                            splits["train"].X.astype(np.float64),
-                            unseen.X.astype(np.float64),
-                            a["pca_components"],
-                        ),
-                    ),
-                ):
-                    curves[label] = k_shot_curve(
-                        Z,
-                        unseen.y,
-                        shots=a["shots"],
-                        n_way=n_way_used,
-                        n_query=a["n_query"],
-                        n_episodes=a["n_episodes"],
-                        random_state=seed,
-                    )
-                ax = axes[1, col]
-                for i, (label, cv) in enumerate(curves.items()):
-                    ks = sorted(cv)
-                    mean = np.array([cv[k]["mean"] for k in ks])
-                    err = np.array([cv[k]["ci_high"] - cv[k]["mean"] for k in ks])
-                    ax.errorbar(
-                        ks, mean, yerr=err, fmt="-o", ms=3, capsize=2, color=f"C{i}", label=label
-                    )
-                ax.axhline(1.0 / n_way_used, color="0.5", ls=":", lw=1, label="chance")
-                ax.set(
-                    xscale="log",
-                    xlabel="shots per class (k)",
-                    ylabel=f"{n_way_used}-way accuracy",
-                    title=f"k-shot ({spec['name']})",
-                    ylim=(0, 1.02),
+                base_names[label] = spec["name"]
+                chance[label] = 1.0 / min(a["n_way"], np.unique(unseen.y).size)
+                k_shot[label] = k_shot_baselines(
+                    embeddings,
+                    unseen.y,
+                    shots=a["shots"],
+                    n_way=res["trained"]["n_way"],
+                    n_query=a["n_query"],
+                    n_episodes=a["n_episodes"],
+                    random_state=seed,
                 )
-                ax.set_xticks(
-                    sorted(curves["trained"]), [str(k) for k in sorted(curves["trained"])]
-                )
-                ax.minorticks_off()
-                ax.legend(fontsize=6)
-        # accuracy vs number of training classes (width/depth at base)
+        # accuracy vs number of training classes (width and depth at the base model's)
         base = _base(ctx, family)
-        pts = sorted(
-            (
-                v
-                for v in sweep[family].values()
-                if v["width"] == base["width"] and v["depth"] == base["depth"]
-            ),
-            key=lambda v: v["n_train_classes"],
-        )
-        ax = axes[0, col]
-        x = [p["n_train_classes"] for p in pts]
-        for i, key in enumerate(("trained", "untrained", "raw", "pca")):
-            ax.plot(x, [p[key] for p in pts], "-o", ms=3, color=f"C{i}", label=key)
-        n_unseen = np.unique(_model_splits(ctx, family, base["n_train_classes"])["unseen"].y).size
-        ax.axhline(1.0 / min(a["n_way"], n_unseen), color="0.5", ls=":", lw=1, label="chance")
-        ax.set(
-            xscale="log",
-            xlabel="training classes",
-            ylabel="1-shot accuracy (unseen)",
-            title=f"{LABELS[family]}: one-shot vs classes",
-            ylim=(0, 1.02),
-        )
-        ax.set_xticks(x, [str(v) for v in x])
-        ax.minorticks_off()
-        ax.legend(fontsize=6)
+        points[label] = [
+            v
+            for v in sweep[family].values()
+            if v["width"] == base["width"] and v["depth"] == base["depth"]
+        ]
     ctx.figure(
-        fig,
+        plot_one_shot_transfer(points, k_shot, chance=chance, models=base_names),
         "one_shot",
         caption=f"Top: {a['n_way']}-way 1-shot accuracy (nearest prototype, cosine) on unseen classes vs the number of classes "
         "the network was trained on, against the untrained network, the raw input and PCA of the input (fitted on the seen "
@@ -916,125 +578,6 @@ def coding_stage(ctx: RunContext) -> None:
             id_data=[splits["train"], splits["test"]],
             name=f"coding_id_{family}",
         )
-
-
-# ----------------------------------------------------------------------------- default study
-def default_panel(ctx: RunContext, opts: dict[str, Any]) -> None:
-    """Hashing panel of the default study (model "manifold", datasets and generator from ``_common``).
-
-    Writes separation histograms at initialisation vs trained, the invariance ratio and AUROC per
-    checkpoint (every hidden layer), and 1-shot accuracy on the unseen classes against the raw
-    input, the untrained network and PCA. Metrics: ``hashing.auroc["manifold"]``,
-    ``hashing.invariance_ratio["manifold"]``, ``hashing.one_shot["manifold"]``,
-    ``hashing.one_shot_ci["manifold"]``.
-    """
-    cks = checkpoints(ctx, "manifold")
-    splits = datasets(ctx, "manifold")
-    gen = manifold_generator(ctx)
-    seed = ctx.seed_for("hashing-panel")
-    rows = analyse_checkpoints(
-        cks,
-        splits,
-        gen,
-        device=ctx.device,
-        seed=seed,
-        n_pairs=int(opts["n_pairs"]),
-        n_invariance_points=int(opts["n_invariance_points"]),
-        measures=("separation", "invariance"),
-    )
-    layer = hidden_layers(cks[-1][1])[-1]
-    emb = _embedding_rows(rows, layer)
-    _hist_figure(
-        ctx,
-        [(LABELS["manifold"], cks[0], cks[-1], splits["test"], splits["unseen"])],
-        "hashing_separation",
-        int(opts["n_pairs"]),
-        seed,
-    )
-    fig, axes = new_figure(1, 3, size=(11.0, 3.0))
-    for li, lay in enumerate(dict.fromkeys(r["layer"] for r in rows)):
-        lr = _embedding_rows(rows, lay)
-        epx = np.maximum([r["epoch"] for r in lr], 0.5)
-        axes[0].plot(
-            epx, [r["inv_seen"] for r in lr], "-o", ms=3, color=f"C{li}", label=f"{lay} seen"
-        )
-        axes[0].plot(
-            epx, [r["inv_unseen"] for r in lr], "--", color=f"C{li}", label=f"{lay} unseen"
-        )
-        axes[1].plot(
-            epx, [r["auroc_seen"] for r in lr], "-o", ms=3, color=f"C{li}", label=f"{lay} seen"
-        )
-        axes[1].plot(
-            epx, [r["auroc_unseen"] for r in lr], "--", color=f"C{li}", label=f"{lay} unseen"
-        )
-    axes[0].axhline(1.0, color="0.6", lw=0.8)
-    axes[0].set(
-        xscale="log",
-        xlabel="epoch (0 at 0.5)",
-        ylabel="invariance ratio g_θ/g_γ",
-        title="θ-invariance over training",
-    )
-    axes[1].set(
-        xscale="log", xlabel="epoch (0 at 0.5)", ylabel="AUROC", title="same vs different manifold"
-    )
-    res = one_shot_baselines(
-        cks[-1][1],
-        cks[0][1],
-        splits,
-        layer=layer,
-        device=ctx.device,
-        n_way=int(opts["n_way"]),
-        n_episodes=int(opts["n_episodes"]),
-        n_query=int(opts["n_query"]),
-        pca_components=int(opts["pca_components"]),
-        seed=seed,
-    )
-    names = list(res)
-    axes[2].bar(
-        names,
-        [res[k]["mean"] for k in names],
-        yerr=[res[k]["ci_high"] - res[k]["mean"] for k in names],
-        color=[f"C{i}" for i in range(len(names))],
-        capsize=3,
-    )
-    axes[2].axhline(res["trained"]["chance"], color="0.5", ls=":", lw=1)
-    axes[2].set(
-        ylim=(0, 1.02),
-        ylabel=f"{res['trained']['n_way']}-way 1-shot accuracy",
-        title="unseen classes",
-    )
-    for ax in axes[:2]:
-        ax.legend(fontsize=6)
-    ctx.figure(
-        fig,
-        "hashing_panel",
-        caption="Manifold hashing. Left: invariance ratio ‖∂h/∂θ‖/‖∂h/∂γ‖ through the composed map (each normalised by the "
-        "generator's; 1 = like the input, 0 = a function of γ alone) per hidden layer over training. Middle: AUROC of "
-        "same- vs different-manifold pairs. Right: 1-shot accuracy on classes never trained on, against baselines "
-        "(95 % intervals; dotted: chance).",
-    )
-    ctx.metric(
-        "hashing.auroc",
-        {
-            "manifold": {
-                "seen": _by_epoch(emb, "auroc_seen"),
-                "unseen": _by_epoch(emb, "auroc_unseen"),
-            }
-        },
-    )
-    ctx.metric("hashing.invariance_ratio", {"manifold": _by_epoch(emb, "inv_seen")})
-    ctx.metric("hashing.one_shot", {"manifold": {k: v["mean"] for k, v in res.items()}})
-    ctx.metric(
-        "hashing.one_shot_ci",
-        {"manifold": {k: [v["ci_low"], v["ci_high"]] for k, v in res.items()}},
-    )
-    e0, e1 = emb[0], emb[-1]
-    ctx.text(
-        f"Embedding layer {layer}: invariance ratio {e0['inv_seen']:.3f} at initialisation → {e1['inv_seen']:.3f} at epoch "
-        f"{e1['epoch']}; AUROC (unseen manifolds) {e0['auroc_unseen']:.3f} → {e1['auroc_unseen']:.3f}; "
-        f"{res['trained']['n_way']}-way 1-shot accuracy on unseen classes {res['trained']['mean']:.3f} (untrained "
-        f"{res['untrained']['mean']:.3f}, raw input {res['raw']['mean']:.3f}, PCA {res['pca']['mean']:.3f})."
-    )
 
 
 STUDY = Study(
