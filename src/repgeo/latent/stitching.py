@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._backend import to_numpy
@@ -55,6 +56,16 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         equivariant and blows up near-constant directions — stitched inputs that differ there
         (after an alignment fitted on few anchors, say) then break the head.
 
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (n_features,)
+        The fitted input scaling.
+    clf_ : sklearn.linear_model.LogisticRegression
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    higher_is_better : bool
+        ``True`` (class attribute): :meth:`score` is the accuracy.
+
     Examples
     --------
     >>> import numpy as np
@@ -76,12 +87,12 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
     def _scale(self, Z: np.ndarray) -> np.ndarray:
         return (Z - self.mean_) / self.scale_
 
-    def fit(self, Z: Any, y: Any) -> StitchingHead:
-        """Fit the scaling and the classifier on ``Z`` (n_samples, n_features) and labels ``y``."""
+    def fit(self, X: Any, y: Any) -> StitchingHead:
+        """Fit the scaling and the classifier on ``X`` (n_samples, n_features) and labels ``y``."""
         from sklearn.linear_model import LogisticRegression
 
         check_choice(self.scaling, "scaling", ("isotropic", "standard", "none"))
-        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+        Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         y = check_labels(y, n_samples=Z.shape[0])
         if self.scaling == "none":
             self.mean_, self.scale_ = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
@@ -102,14 +113,13 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = Z.shape[1]
         return self
 
-    def predict(self, Z: Any) -> np.ndarray:
-        """Predicted labels for ``Z`` of shape (n_samples, n_features)."""
-        if not hasattr(self, "clf_"):
-            raise ValueError("this StitchingHead is not fitted yet; call fit(Z, y) first.")
-        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels for ``X`` of shape (n_samples, n_features)."""
+        check_is_fitted(self)
+        Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         if Z.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"Z must have {self.n_features_in_} features (the head's input size); got {Z.shape[1]}."
+                f"X must have {self.n_features_in_} features (the head's input size); got {Z.shape[1]}."
             )
         with threadpool_limits(limits=1, user_api="blas"):
             return self.clf_.predict(self._scale(Z))
