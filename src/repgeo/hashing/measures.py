@@ -724,6 +724,9 @@ class InvarianceRatio(BaseEstimator):
 class RidgeProbe(RegressorMixin, BaseEstimator):
     """Linear ridge regression with the penalty chosen by generalised cross-validation [3]_.
 
+    :meth:`score` is the variance-weighted R² on held-out data (neither a similarity nor a
+    distance); higher is better.
+
     The fit is an SVD of the centred features, so every candidate penalty costs one matrix
     product; the default grid spans ``σ_max² · 10^[-8, 2]``, which makes the choice invariant
     to the scale of the features.
@@ -759,6 +762,11 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
     def __init__(self, *, alphas: Any = None) -> None:
         self.alphas = alphas
 
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # several targets are fitted at once
+        return tags
+
     def fit(self, X: Any, y: Any) -> RidgeProbe:
         """Fit on features ``X`` (n, d) and targets ``y`` (n,) or (n, t).
 
@@ -766,6 +774,10 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        if y is None:
+            raise ValueError(
+                "RidgeProbe requires y to be passed, but the target y is None (give the targets)."
+            )
         Z = check_array(X, name="X", min_samples=2)
         T = check_array(
             y, name="y", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
@@ -818,7 +830,8 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         Z = check_array(X, name="X")
         if Z.shape[1] != self.coef_.shape[0]:
             raise ValueError(
-                f"X must have {self.coef_.shape[0]} features as in fit; got {Z.shape[1]}."
+                f"X has {Z.shape[1]} features, but RidgeProbe is expecting {self.coef_.shape[0]} "
+                "features as input (as in fit)."
             )
         Zt, back = to_torch(Z)
         coef = torch.as_tensor(self.coef_, device=Zt.device)

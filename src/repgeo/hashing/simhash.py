@@ -99,6 +99,11 @@ class SimHash(TransformerMixin, BaseEstimator):
         self.center = center
         self.random_state = random_state
 
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # codes are booleans, whatever the input
+        return tags
+
     def fit(self, X: Any, y: Any = None) -> SimHash:
         """Draw the hyperplanes for inputs of ``X``'s dimension (and the mean if ``center``)."""
         n_bits = check_positive_int(self.n_bits, "n_bits")
@@ -126,7 +131,8 @@ class SimHash(TransformerMixin, BaseEstimator):
         Xt, _ = to_torch(X)
         if Xt.shape[1] != self.planes_.shape[1]:
             raise ValueError(
-                f"X must have {self.planes_.shape[1]} features as in fit; got {Xt.shape[1]}."
+                f"X has {Xt.shape[1]} features, but SimHash is expecting {self.planes_.shape[1]} "
+                "features as input (as in fit)."
             )
         R = self.planes_.to(Xt.device, Xt.dtype)
         mu = self.mean_.to(Xt.device, Xt.dtype)

@@ -123,6 +123,12 @@ class LatentAligner(TransformerMixin, BaseEstimator):
 
     higher_is_better = False  # for residual()
 
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the target space
+        tags.target_tags.multi_output = True
+        return tags
+
     def __init__(
         self, *, method: str = "orthogonal", center: bool = True, scale: bool = True
     ) -> None:
@@ -137,9 +143,9 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         ----------
         X : array_like or Tensor of shape (n_samples, d_x)
             Source space (e.g. the anchors embedded by one encoder).
-        y : array_like or Tensor of shape (n_samples, d_y)
+        y : array_like or Tensor of shape (n_samples, d_y) or (n_samples,)
             Target space: the same samples embedded by the other encoder (the regression
-            target, hence ``y``).
+            target, hence ``y``); a 1-D ``y`` is a one-dimensional target space.
 
         Returns
         -------
@@ -149,8 +155,15 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         for flag in ("center", "scale"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"{flag} must be a bool; got {type(getattr(self, flag)).__name__}.")
+        if y is None:
+            raise ValueError(
+                "LatentAligner requires y to be passed, but the target y is None "
+                "(give the target space's embedding of the same samples)."
+            )
         X = check_array(X, name="X", min_samples=2)
-        Y = check_array(y, name="y", min_samples=2)
+        Y = _as_2d(
+            check_array(y, name="y", ndim=(1, 2), min_samples=2, shape_hint="(n_samples, d_y)")
+        )
         check_consistent_length(X, Y, names=["X", "y"])
         Xt, _ = to_torch(X)
         Yt, _ = to_torch(Y)
@@ -223,7 +236,8 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         X = check_array(X, name="X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features (the fitted source dimension); got {X.shape[1]}."
+                f"X has {X.shape[1]} features, but LatentAligner is expecting {self.n_features_in_} "
+                "features as input (the fitted source dimension)."
             )
         Xt, back = to_torch(X)
         out = torch.empty((Xt.shape[0], self.n_features_out_), dtype=Xt.dtype, device=Xt.device)
@@ -237,7 +251,7 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         """Relative residual ‖T(X) − y‖_F / ‖y − ȳ‖_F on paired rows: a distance, 0 = perfect, lower is better."""
         check_is_fitted(self)
         X = check_array(X, name="X")
-        Y = check_array(y, name="y")
+        Y = _as_2d(check_array(y, name="y", ndim=(1, 2), shape_hint="(n_samples, d_y)"))
         check_consistent_length(X, Y, names=["X", "y"])
         if X.shape[1] != self.n_features_in_ or Y.shape[1] != self.n_features_out_:
             raise ValueError(
@@ -247,6 +261,11 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         Xt, _ = to_torch(X)
         Yt, _ = to_torch(Y)
         return float(self._residual(Xt, Yt))
+
+
+def _as_2d(A: Any) -> Any:
+    """A 1-D target as a one-column matrix."""
+    return A.reshape(-1, 1) if A.ndim == 1 else A
 
 
 def _uncentred(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[Any, ...]:

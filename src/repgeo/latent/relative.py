@@ -241,7 +241,8 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
         X = check_array(X, name="X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features like the anchors; got {X.shape[1]}."
+                f"X has {X.shape[1]} features, but RelativeProjection is expecting "
+                f"{self.n_features_in_} features as input (like the anchors)."
             )
         Xt, back = to_torch(X)
         dtype = torch.promote_types(Xt.dtype, self.anchors_.dtype)

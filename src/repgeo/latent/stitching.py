@@ -41,6 +41,8 @@ _ALIGN = {"procrustes": "orthogonal", "affine": "affine", "lstsq_ortho": "lstsq_
 class StitchingHead(ClassifierMixin, BaseEstimator):
     """A linear classification head: input scaling + multinomial logistic regression.
 
+    :meth:`score` is the accuracy (neither a similarity nor a distance); higher is better.
+
     The scaling is part of the head: it is fitted on the head's own training space and reused
     unchanged on stitched inputs (nothing is re-fitted on the encoder's data).
 
@@ -62,6 +64,8 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         The fitted input scaling.
     clf_ : sklearn.linear_model.LogisticRegression
     classes_ : ndarray of shape (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations of the logistic regression.
     n_features_in_ : int
     higher_is_better : bool
         ``True`` (class attribute): :meth:`score` is the accuracy.
@@ -92,6 +96,10 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         from sklearn.linear_model import LogisticRegression
 
         check_choice(self.scaling, "scaling", ("isotropic", "standard", "none"))
+        if y is None:
+            raise ValueError(
+                "StitchingHead requires y to be passed, but the target y is None (give class labels)."
+            )
         Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         y = check_labels(y, n_samples=Z.shape[0])
         if self.scaling == "none":
@@ -110,6 +118,7 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             self.clf_.fit(self._scale(Z), y)
         self.classes_ = self.clf_.classes_
+        self.n_iter_ = self.clf_.n_iter_
         self.n_features_in_ = Z.shape[1]
         return self
 
@@ -119,7 +128,8 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         if Z.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features (the head's input size); got {Z.shape[1]}."
+                f"X has {Z.shape[1]} features, but StitchingHead is expecting {self.n_features_in_} "
+                "features as input (the head's input size)."
             )
         with threadpool_limits(limits=1, user_api="blas"):
             return self.clf_.predict(self._scale(Z))
