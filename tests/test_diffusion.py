@@ -10,6 +10,7 @@ import scipy.linalg
 import torch
 from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
+from sklearn.exceptions import NotFittedError
 
 from repgeo.data import branching_tree, spiral_arc_length, swiss_roll
 from repgeo.diffusion import (
@@ -287,7 +288,7 @@ def test_heat_geodesic_bad_input(rng):
         heat_geodesic_distances(g, "fast")
     with pytest.raises(ValueError, match="empty"):
         heat_geodesic_distances(g, [])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         HeatGeodesic().distances()
     with pytest.raises(ValueError, match="NaN"):
         HeatGeodesic().fit(np.full((10, 2), np.nan))
@@ -472,7 +473,7 @@ def test_phate_potential_and_embedding():
     assert Yl.embedding_.shape == (200, 2) and Yl.potential_.shape == (200, 40)
     with pytest.raises(ValueError, match="max_dense"):
         phate_potential_distances(g, 3, max_dense=100)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         PHATE().distances()
 
 

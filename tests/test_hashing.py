@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 from repgeo._backend import memory_budget
 from repgeo.data import (
@@ -174,7 +175,10 @@ def test_linear_projection_is_a_perfect_hash(linear):
     assert (
         invariance(FeatureMap(net, "1"), gen, ds.extra["gamma"], ds.extra["theta"])["ratio"] < 1e-6
     )
-    assert InvarianceRatio(gen, layer="1").score(net, ds.extra["gamma"], ds.extra["theta"]) < 1e-6
+    assert (
+        InvarianceRatio(generator=gen, layer="1").score(net, ds.extra["gamma"], ds.extra["theta"])
+        < 1e-6
+    )
     # the raw input is no hash: ratio 1 exactly, AUROC < 1, one-shot < 1
     assert invariance(lambda x: x, gen, ds.extra["gamma"], ds.extra["theta"])[
         "ratio"
@@ -392,7 +396,7 @@ def test_ridge_bad_input():
         ridge_r2(Z, Z[:, 0], groups=np.zeros(20, dtype=int))
     with pytest.raises(ValueError, match="NaN"):
         ridge_r2(np.full((20, 3), np.nan), Z[:, 0])
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         RidgeProbe().predict(Z)
     with pytest.raises(ValueError, match="3 features"):
         RidgeProbe().fit(Z, Z[:, 0]).predict(Z[:, :2])
@@ -445,7 +449,7 @@ def test_collision_curve_of_a_perfect_hash():
 
 
 def test_simhash_bad_input():
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SimHash().transform(np.ones((2, 3)))
     h = SimHash(n_bits=4).fit(np.ones((2, 3)))
     with pytest.raises(ValueError, match="3 features"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import cdist
+from sklearn.exceptions import NotFittedError
 
 from repgeo._backend import memory_budget
 from repgeo.latent import (
@@ -216,7 +217,7 @@ class TestRelative:
 
     def test_bad_input(self):
         rel = RelativeProjection()
-        with pytest.raises(ValueError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             rel.transform(self.X)
         with pytest.raises(ValueError, match="NaN"):
             rel.fit(np.full((3, 2), np.nan))
@@ -286,7 +287,9 @@ class TestAnchors:
         ids = np.array([f"id{i}" for i in range(200)])
         a = select_anchors(self.X, 0, method="fixed", ids=ids, anchor_ids=["id9", "id2", "id150"])
         assert a.tolist() == [9, 2, 150]
-        sel = AnchorSelector(5, method="stratified", random_state=0).fit(self.X, self.y, ids=ids)
+        sel = AnchorSelector(n_anchors=5, method="stratified", random_state=0).fit(
+            self.X, self.y, ids=ids
+        )
         np.testing.assert_array_equal(sel.ids_, ids[sel.indices_])
         np.testing.assert_array_equal(sel.take(self.X), self.X[sel.indices_])
         assert torch.equal(sel.take(torch.tensor(self.X)), torch.tensor(self.X)[sel.indices_])
@@ -309,8 +312,8 @@ class TestAnchors:
             select_anchors(self.X, 5, method="random")
         with pytest.raises(ValueError, match="NaN"):
             select_anchors(np.full((4, 2), np.nan), 2)
-        with pytest.raises(ValueError, match="not fitted"):
-            AnchorSelector(3).take(self.X)
+        with pytest.raises(NotFittedError, match="not fitted"):
+            AnchorSelector(n_anchors=3).take(self.X)
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -394,7 +397,7 @@ class TestAlignment:
             LatentAligner(method="cca").fit(self.X, self.X)
         with pytest.raises(TypeError, match="center must be a bool"):
             LatentAligner(center=1).fit(self.X, self.X)
-        with pytest.raises(ValueError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             LatentAligner().transform(self.X)
         al = LatentAligner().fit(self.X, self.X)
         with pytest.raises(ValueError, match="8 features"):
@@ -628,7 +631,7 @@ class TestStitching:
         tr, ytr, te, yte = self.split()
         for scaling in ("isotropic", "standard", "none"):
             assert StitchingHead(scaling=scaling).fit(tr["a"], ytr).score(te["a"], yte) > 0.9
-        with pytest.raises(ValueError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             StitchingHead().predict(te["a"])
         with pytest.raises(ValueError, match="6 features"):
             StitchingHead().fit(tr["a"], ytr).predict(te["wide"])

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClusterMixin, clone
 
 from ._backend import chunk_rows, get_memory_budget, iter_chunks, to_numpy, to_torch
 from ._validation import (
@@ -242,7 +243,7 @@ def _kmeans(Z: torch.Tensor, n_clusters: int, normalize: bool, random_state: Any
 
 def _resolve_groups(
     Zt: torch.Tensor,
-    labels: Any,
+    y: Any,
     membership: Any,
     n_clusters: Any,
     normalize: bool,
@@ -250,17 +251,17 @@ def _resolve_groups(
 ) -> tuple[np.ndarray | None, torch.Tensor | None]:
     given = [
         name
-        for name, v in (("labels", labels), ("membership", membership), ("n_clusters", n_clusters))
+        for name, v in (("y", y), ("membership", membership), ("n_clusters", n_clusters))
         if v is not None
     ]
     if len(given) != 1:
         raise ValueError(
-            "give exactly one of labels, membership or n_clusters (k-means clusters); "
+            "give exactly one of y (class labels), membership or n_clusters (k-means clusters); "
             f"got {given or 'none'}."
         )
     m = Zt.shape[0]
-    if labels is not None:
-        return check_labels(labels, n_samples=m, name="labels"), None
+    if y is not None:
+        return check_labels(y, n_samples=m, name="y"), None
     if membership is not None:
         return None, _check_membership(membership, m)
     k = check_positive_int(n_clusters, "n_clusters")
@@ -299,7 +300,7 @@ def coding_rate(Z: Any, *, eps2: float = 0.5, normalize: bool = True) -> float:
 
 def compressed_coding_rate(
     Z: Any,
-    labels: Any = None,
+    y: Any = None,
     *,
     membership: Any = None,
     eps2: float = 0.5,
@@ -310,12 +311,12 @@ def compressed_coding_rate(
     Parameters
     ----------
     Z : array_like or Tensor of shape (n_samples, n_features)
-    labels : array_like of shape (n_samples,), optional
+    y : array_like of shape (n_samples,), optional
         Integer group labels (hard membership).
     membership : array_like of shape (n_samples, n_groups), optional
         Soft membership ``π_{ij} ≥ 0`` with rows summing to 1; column ``j`` is the diagonal of
         ``Π_j``. The MLC membership of :func:`doubly_stochastic_membership` (n_groups = n_samples)
-        is one. Give exactly one of ``labels`` and ``membership``.
+        is one. Give exactly one of ``y`` and ``membership``.
     eps2 : float, default=0.5
     normalize : bool, default=True
 
@@ -334,9 +335,9 @@ def compressed_coding_rate(
     """
     eps2 = _check_eps2(eps2)
     Zt = _prepare(Z, normalize)
-    if (labels is None) == (membership is None):
-        raise ValueError("give exactly one of labels and membership.")
-    lab, W = _resolve_groups(Zt, labels, membership, None, normalize, None)
+    if (y is None) == (membership is None):
+        raise ValueError("give exactly one of y (class labels) and membership.")
+    lab, W = _resolve_groups(Zt, y, membership, None, normalize, None)
     if W is not None:
         return _rate_c_membership(Zt, W, eps2, normalize)
     return _rate_c_labels(Zt, lab, eps2, normalize)
@@ -344,31 +345,31 @@ def compressed_coding_rate(
 
 def coding_rate_reduction(
     Z: Any,
-    labels: Any = None,
+    y: Any = None,
     *,
     membership: Any = None,
     n_clusters: int | None = None,
     eps2: float = 0.5,
     normalize: bool = True,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> float:
     """Rate reduction ``ΔR = R(Z, ε) − R_c(Z, ε | Π)`` (MCR², Yu et al. 2020), in nats.
 
     Parameters
     ----------
     Z : array_like or Tensor of shape (n_samples, n_features)
-    labels : array_like of shape (n_samples,), optional
+    y : array_like of shape (n_samples,), optional
         Integer class labels.
     membership : array_like of shape (n_samples, n_groups), optional
         Soft membership (rows sum to 1), e.g. from :func:`doubly_stochastic_membership`.
     n_clusters : int, optional
         Without labels: partition by k-means (10 restarts) on the normalised rows.
-        Exactly one of ``labels``, ``membership`` and ``n_clusters`` is required.
+        Exactly one of ``y``, ``membership`` and ``n_clusters`` is required.
     eps2 : float, default=0.5
         Squared distortion ``ε²``.
     normalize : bool, default=True
         L2-normalise rows first.
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
         Seeds k-means.
 
     Returns
@@ -390,7 +391,7 @@ def coding_rate_reduction(
     """
     eps2 = _check_eps2(eps2)
     Zt = _prepare(Z, normalize)
-    lab, W = _resolve_groups(Zt, labels, membership, n_clusters, normalize, random_state)
+    lab, W = _resolve_groups(Zt, y, membership, n_clusters, normalize, random_state)
     r = _rate(Zt, eps2, normalize)
     rc = (
         _rate_c_membership(Zt, W, eps2, normalize)
@@ -400,8 +401,12 @@ def coding_rate_reduction(
     return r - rc
 
 
-class CodingRateReduction:
-    """MCR² rate reduction of a representation as a fitted metric (higher is better).
+class CodingRateReduction(BaseEstimator):
+    """MCR² rate reduction ΔR of a representation given a partition, as a fitted metric.
+
+    ΔR scores one representation (it is neither a similarity nor a distance between two); it is
+    in nats and **higher is better**: larger ΔR means more compressed, more mutually incoherent
+    groups.
 
     Parameters
     ----------
@@ -409,7 +414,7 @@ class CodingRateReduction:
     n_clusters : int, optional
         Used when :meth:`fit` gets no labels: k-means partition into ``n_clusters`` groups.
     normalize : bool, default=True
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
         Seeds k-means.
 
     Attributes
@@ -422,8 +427,9 @@ class CodingRateReduction:
         ``R − R_c``.
     labels_ : ndarray of shape (n_samples,)
         The partition used (the labels, or the k-means clusters).
+    n_features_in_ : int
     higher_is_better : bool
-        ``True``: larger ΔR means more compressed, more mutually incoherent groups.
+        ``True`` (class attribute).
 
     Examples
     --------
@@ -443,17 +449,28 @@ class CodingRateReduction:
         eps2: float = 0.5,
         n_clusters: int | None = None,
         normalize: bool = True,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         self.eps2 = eps2
         self.n_clusters = n_clusters
         self.normalize = normalize
         self.random_state = random_state
 
-    def fit(self, Z: Any, y: Any = None) -> CodingRateReduction:
-        """Compute R, R_c and ΔR of ``Z`` with labels ``y`` (or k-means clusters)."""
+    def fit(self, X: Any, y: Any = None) -> CodingRateReduction:
+        """Compute R, R_c and ΔR of ``X`` (n_samples, n_features) with labels ``y`` (or k-means).
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,), optional
+            Integer class labels; without them the k-means clusters of ``n_clusters``.
+
+        Returns
+        -------
+        self
+        """
         eps2 = _check_eps2(self.eps2)
-        Zt = _prepare(Z, self.normalize)
+        Zt = _prepare(X, self.normalize, name="X")
         if y is None and self.n_clusters is None:
             raise ValueError("fit needs labels y or n_clusters (for k-means); got neither.")
         lab, _ = _resolve_groups(
@@ -468,11 +485,16 @@ class CodingRateReduction:
         self.coding_rate_ = _rate(Zt, eps2, self.normalize)
         self.compressed_coding_rate_ = _rate_c_labels(Zt, lab, eps2, self.normalize)
         self.delta_r_ = self.coding_rate_ - self.compressed_coding_rate_
+        self.n_features_in_ = int(Zt.shape[1])
         return self
 
-    def score(self, Z: Any, y: Any = None) -> float:
-        """ΔR of ``Z`` (with labels ``y`` or k-means clusters); higher is better."""
-        return self.fit(Z, y).delta_r_
+    def score(self, X: Any, y: Any = None) -> float:
+        """ΔR of ``X`` (with labels ``y`` or k-means clusters), computed afresh; higher is better.
+
+        A metric, not a prediction: it needs no prior :meth:`fit` and leaves this estimator
+        unchanged.
+        """
+        return clone(self).fit(X, y).delta_r_
 
 
 # ----------------------------------------------------------------------------- MLC membership
@@ -561,9 +583,7 @@ def doubly_stochastic_membership(
     return back(Pi)
 
 
-def membership_clustering(
-    membership: Any, n_clusters: int, *, random_state: Any = None
-) -> np.ndarray:
+def membership_clustering(membership: Any, n_clusters: int, *, random_state: Any = 0) -> np.ndarray:
     """Cluster labels from a symmetric doubly stochastic membership by spectral clustering.
 
     ``Π`` has unit degrees, so its leading ``n_clusters`` eigenvectors are the normalised
@@ -574,7 +594,7 @@ def membership_clustering(
     membership : array_like of shape (n_samples, n_samples)
         Symmetric non-negative affinity (e.g. from :func:`doubly_stochastic_membership`).
     n_clusters : int
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
         Seeds k-means.
 
     Returns
@@ -614,18 +634,22 @@ def membership_clustering(
     return km.fit_predict(to_numpy(emb)).astype(np.int64)
 
 
-class ManifoldClustering:
+class ManifoldClustering(ClusterMixin, BaseEstimator):
     """Unsupervised groups by the MLC doubly stochastic membership, with its rate reduction.
+
+    The reported ``delta_r_`` is a score of the representation (neither a similarity nor a
+    distance), in nats; higher is better.
 
     Parameters
     ----------
     n_clusters : int
+        Number of groups (required: the number of manifolds is the user's to give).
     eta : float, default=0.1
         Entropic regularisation of the Sinkhorn projection.
     eps2 : float, default=0.5
         Distortion of the reported rate reduction.
     normalize : bool, default=True
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
         Seeds the spectral k-means.
 
     Attributes
@@ -636,8 +660,9 @@ class ManifoldClustering:
         Spectral clustering of Π.
     delta_r_ : float
         ``R(Z) − R_c(Z | Π)`` with the soft membership (MLC's objective without its entropy term).
+    n_features_in_ : int
     higher_is_better : bool
-        ``True`` for ``delta_r_``.
+        ``True`` for ``delta_r_`` (class attribute).
 
     Examples
     --------
@@ -661,7 +686,7 @@ class ManifoldClustering:
         eta: float = 0.1,
         eps2: float = 0.5,
         normalize: bool = True,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         self.n_clusters = n_clusters
         self.eta = eta
@@ -669,25 +694,26 @@ class ManifoldClustering:
         self.normalize = normalize
         self.random_state = random_state
 
-    def fit(self, Z: Any, y: Any = None) -> ManifoldClustering:
-        """Membership, clusters and rate reduction of ``Z`` (``y`` is ignored)."""
+    def fit(self, X: Any, y: Any = None) -> ManifoldClustering:
+        """Membership, clusters and rate reduction of ``X`` (n_samples, n_features); ``y`` is ignored."""
         eps2 = _check_eps2(self.eps2)
-        Z = check_array(Z, name="Z", min_samples=2)
-        check_positive_int(self.n_clusters, "n_clusters", max_val=Z.shape[0])
-        self.membership_ = doubly_stochastic_membership(Z, eta=self.eta, normalize=self.normalize)
+        X = check_array(X, name="X", min_samples=2)
+        check_positive_int(self.n_clusters, "n_clusters", max_val=X.shape[0])
+        self.membership_ = doubly_stochastic_membership(X, eta=self.eta, normalize=self.normalize)
         self.labels_ = membership_clustering(
             self.membership_, self.n_clusters, random_state=self.random_state
         )
-        Zt = _prepare(Z, self.normalize)
+        Zt = _prepare(X, self.normalize, name="X")
         W = torch.as_tensor(to_numpy(self.membership_), dtype=_F64)
         self.delta_r_ = _rate(Zt, eps2, self.normalize) - _rate_c_membership(
             Zt, W, eps2, self.normalize
         )
+        self.n_features_in_ = int(X.shape[1])
         return self
 
-    def fit_predict(self, Z: Any, y: Any = None) -> np.ndarray:
-        """Fit and return ``labels_``."""
-        return self.fit(Z).labels_
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit and return ``labels_`` (``y`` is ignored)."""
+        return self.fit(X).labels_
 
 
 def clustering_accuracy(y_true: Any, y_pred: Any) -> float:

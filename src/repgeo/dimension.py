@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from ._backend import to_numpy, to_torch
 from ._validation import check_array, check_choice, check_positive_int, check_scalar
@@ -291,8 +292,11 @@ def local_id(X: Any, k: int = 20, *, method: str = "mle", unbiased: bool = False
 
 
 # ----------------------------------------------------------------------------- wrappers
-class TwoNN:
+class TwoNN(BaseEstimator):
     """TwoNN intrinsic-dimension estimator (scikit-learn / scikit-dimension style).
+
+    The estimate is a property of one point cloud (neither a similarity nor a distance) and has
+    no better direction: ``higher_is_better`` is ``None``.
 
     Parameters
     ----------
@@ -308,6 +312,8 @@ class TwoNN:
     mu_ : ndarray of shape (n_samples,)
         Ratios ``r_2/r_1`` per input point (duplicates take their representative's ratio).
     n_samples_ : int
+        Number of input points (duplicates included).
+    n_features_in_ : int
 
     Examples
     --------
@@ -318,6 +324,8 @@ class TwoNN:
     >>> round(est.dimension_, 1), est.mu_.shape
     (2.0, (3000,))
     """
+
+    higher_is_better = None
 
     def __init__(self, *, method: str = "mle", discard_fraction: float = 0.1) -> None:
         self.method = method
@@ -336,6 +344,7 @@ class TwoNN:
         mu = np.exp(log_mu)
         self.mu_ = mu[inverse] if inverse is not None else mu
         self.n_samples_ = int(Xn.shape[0])
+        self.n_features_in_ = int(Xn.shape[1])
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> float:
@@ -343,8 +352,11 @@ class TwoNN:
         return self.fit(X).dimension_
 
 
-class LevinaBickel:
+class LevinaBickel(BaseEstimator):
     """Levina–Bickel MLE intrinsic-dimension estimator with ``k`` neighbours.
+
+    The estimate is a property of one point cloud (neither a similarity nor a distance) and has
+    no better direction: ``higher_is_better`` is ``None``.
 
     Parameters
     ----------
@@ -359,6 +371,9 @@ class LevinaBickel:
         The global estimate.
     dimension_pw_ : ndarray of shape (n_samples,)
         Local (per-point) estimates.
+    n_samples_ : int
+        Number of input points (duplicates included).
+    n_features_in_ : int
 
     Examples
     --------
@@ -368,6 +383,8 @@ class LevinaBickel:
     >>> round(LevinaBickel(k=15, aggregate="harmonic").fit(X).dimension_, 2)
     3.06
     """
+
+    higher_is_better = None
 
     def __init__(self, *, k: int = 20, aggregate: str = "mean", unbiased: bool = False) -> None:
         self.k = k
@@ -387,6 +404,7 @@ class LevinaBickel:
             self.dimension_ = float(1.0 / np.mean(1.0 / local))
         self.dimension_pw_ = local[inverse] if inverse is not None else local
         self.n_samples_ = int(Xn.shape[0])
+        self.n_features_in_ = int(Xn.shape[1])
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> float:

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import (
@@ -614,12 +615,31 @@ def _reference_labels(y: Any, n: int, *, n_clusters: int, rng: np.random.Generat
     ).fit_predict(ref)
 
 
-class DiffusionSpectralEntropy:
+class DiffusionSpectralEntropy(BaseEstimator):
     """Estimator wrapper of :func:`diffusion_spectral_entropy` (and DSMI when ``y`` is given).
 
     ``fit(X)`` stores ``entropy_``, ``sigma_`` (the bandwidth used), ``stderr_`` and
-    ``result_``; ``fit(X, y)`` also ``mutual_information_`` and ``mi_result_``. Neither quantity
+    ``result_``; ``fit(X, y)`` also ``mutual_information_`` and ``mi_result_``. Both are
+    entropies in bits of one representation (neither a similarity nor a distance), and neither
     has a better direction in general, so ``higher_is_better`` is ``None``.
+
+    Parameters
+    ----------
+    t, bandwidth, bandwidth_k, method, operator, n_probes, lanczos_steps, deflation
+        As in :func:`diffusion_spectral_entropy`.
+    n_repetitions, n_clusters
+        As in :func:`diffusion_spectral_mutual_information` (used when ``y`` is given).
+    random_state : int, Generator or None, default=0
+
+    Attributes
+    ----------
+    result_ : DSEResult
+    entropy_, sigma_, stderr_ : float
+    mi_result_ : DSMIResult
+        Only after ``fit(X, y)``.
+    mutual_information_ : float
+        Only after ``fit(X, y)``.
+    n_features_in_ : int
 
     Examples
     --------
@@ -661,6 +681,20 @@ class DiffusionSpectralEntropy:
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None) -> DiffusionSpectralEntropy:
+        """DSE of ``X`` (n_samples, n_features), and DSMI with ``y`` when given.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,) of int, or (n_samples, n_ref) of float, optional
+            Class labels or a continuous reference (see
+            :func:`diffusion_spectral_mutual_information`).
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, name="X", min_samples=1)
         kw = {
             "t": self.t,
             "bandwidth": self.bandwidth,
@@ -676,9 +710,13 @@ class DiffusionSpectralEntropy:
         self.entropy_ = self.result_.entropy
         self.sigma_ = self.result_.sigma
         self.stderr_ = self.result_.stderr
+        self.n_features_in_ = int(X.shape[1])
         if y is not None:
             self.mi_result_ = diffusion_spectral_mutual_information(
                 X, y, n_repetitions=self.n_repetitions, n_clusters=self.n_clusters, **kw
             )
             self.mutual_information_ = self.mi_result_.mi
+        else:  # a refit without y must not leave a previous fit's DSMI behind
+            for name in ("mi_result_", "mutual_information_"):
+                self.__dict__.pop(name, None)
         return self

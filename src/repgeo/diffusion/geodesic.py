@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import to_numpy, to_torch
 from .._validation import (
@@ -304,8 +306,11 @@ def heat_geodesic_distances(
     return (res, info) if return_info else res
 
 
-class HeatGeodesic:
+class HeatGeodesic(TransformerMixin, BaseEstimator):
     """Heat-geodesic embedding (HeatGeo): kNN graph → heat kernel → Varadhan distances → MDS.
+
+    An embedding of the fitted points only (like t-SNE it has ``fit_transform`` but no
+    ``transform`` of new points). :meth:`distances` returns heat-geodesic *distances*.
 
     Parameters
     ----------
@@ -336,7 +341,8 @@ class HeatGeodesic:
         Chebyshev order (see :func:`heat_geodesic_distances`).
     eps : float, optional
         Heat-kernel floor (saturation); backend-dependent default.
-    random_state : int, optional
+    random_state : int, Generator or None, default=0
+        Seeds the automatic ``t`` (on large graphs) and the farthest-point landmarks.
     device : str, optional
         Where to compute (default: the data's device).
 
@@ -353,8 +359,11 @@ class HeatGeodesic:
     landmarks_ : ndarray of int or None
     stress_ : float
         Raw stress of the (landmark) MDS.
+    n_iter_ : int
+        SMACOF iterations (only with ``mds="smacof"``).
     embedding_ : ndarray or Tensor of shape (n_samples, n_components)
         Defined up to rotation, reflection and (through ``t``) scale.
+    n_features_in_ : int
 
     Examples
     --------
@@ -369,8 +378,8 @@ class HeatGeodesic:
 
     def __init__(
         self,
-        n_components: int = 2,
         *,
+        n_components: int = 2,
         k: int = 5,
         kernel: str = "alpha",
         decay: float = 40.0,
@@ -384,7 +393,7 @@ class HeatGeodesic:
         max_iter: int = 200,
         order: int | None = None,
         eps: float | None = None,
-        random_state: Any = None,
+        random_state: Any = 0,
         device: Any = None,
     ) -> None:
         self.n_components = n_components
@@ -430,7 +439,16 @@ class HeatGeodesic:
         return g
 
     def fit(self, X: Any, y: Any = None) -> HeatGeodesic:
-        """Build (or reuse) the graph, choose ``t`` and embed."""
+        """Build (or reuse) the graph, choose ``t`` and embed ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+
+        Returns
+        -------
+        self
+        """
         X = check_array(X, name="X", min_samples=3)
         n = X.shape[0]
         n_components = check_positive_int(self.n_components, "n_components", max_val=n)
@@ -476,6 +494,7 @@ class HeatGeodesic:
             Y[torch.as_tensor(rows, device=Y.device)] = Y_l  # landmarks keep their MDS coordinates
         _, back = to_torch(X)
         self.embedding_ = back(Y)
+        self.n_features_in_ = int(X.shape[1])
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
@@ -483,9 +502,14 @@ class HeatGeodesic:
         return self.fit(X).embedding_
 
     def distances(self, rows: Any = None, *, t: Any = None, sigma: float | None = None) -> Any:
-        """Heat-geodesic distances on the fitted graph (new ``t``/``σ`` reuse the cached graph)."""
-        if not hasattr(self, "graph_"):
-            raise RuntimeError("HeatGeodesic is not fitted; call fit(X) first.")
+        """Heat-geodesic distances on the fitted graph (new ``t``/``σ`` reuse the cached graph).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         return heat_geodesic_distances(
             self.graph_,
             self.t_ if t is None else t,

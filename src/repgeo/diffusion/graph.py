@@ -304,6 +304,25 @@ class DiffusionGraph:
         """Drop cached operators and decompositions (frees memory)."""
         self._cache.clear()
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        # ``back`` is a closure of ``to_torch`` (not picklable): keep instead an empty result of
+        # the data's kind, dtype and device, from which ``to_torch`` rebuilds an equivalent
+        # converter. The cache is dropped (it is recomputed on demand, to the same values).
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        back = state.pop("back")
+        state["_back_probe"] = (
+            None if back is to_numpy else back(torch.zeros(0, dtype=torch.float64))
+        )
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        probe = state.pop("_back_probe")
+        self.__dict__.update(state)
+        self.back = to_numpy if probe is None else to_torch(probe)[1]
+
     def __repr__(self) -> str:
         return (
             f"DiffusionGraph(n={self.n}, edges={self.weights.size}, kernel={self.params.get('kernel')!r}, "

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import check_array, check_choice, check_positive_int, check_random_state
@@ -156,8 +158,11 @@ def phate_potential_distances(
     return (D, t) if return_t else D
 
 
-class PHATE:
+class PHATE(TransformerMixin, BaseEstimator):
     """PHATE-style embedding: alpha-decay graph → ``P^t`` → log potential → metric MDS.
+
+    An embedding of the fitted points only (like t-SNE it has ``fit_transform`` but no
+    ``transform`` of new points). :meth:`distances` returns potential *distances*.
 
     Parameters
     ----------
@@ -169,7 +174,8 @@ class PHATE:
         Above this many points, k-means landmarks (see the module docstring).
     mds : {"smacof", "classical"}, default="smacof"
     max_iter : int, default=200
-    random_state : int, optional
+    random_state : int, Generator or None, default=0
+        Seeds the automatic ``t`` and the landmark k-means.
 
     Attributes
     ----------
@@ -177,7 +183,12 @@ class PHATE:
     t_ : int
     potential_ : Tensor of shape (n, n) or (n, n_landmarks)
         The log potential (float64, on the graph's device).
+    landmark_labels_ : ndarray of shape (n,) or None
+        Landmark (k-means cluster) of each point; ``None`` without landmarks.
+    stress_ : float
+        Raw stress of the SMACOF MDS (only with ``mds="smacof"``).
     embedding_ : ndarray or Tensor of shape (n, n_components)
+    n_features_in_ : int
 
     Examples
     --------
@@ -190,15 +201,15 @@ class PHATE:
 
     def __init__(
         self,
-        n_components: int = 2,
         *,
+        n_components: int = 2,
         k: int = 5,
         decay: float = 40.0,
         t: Any = "auto",
         n_landmarks: int = 2000,
         mds: str = "smacof",
         max_iter: int = 200,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         self.n_components = n_components
         self.k = k
@@ -210,6 +221,16 @@ class PHATE:
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None) -> PHATE:
+        """Build the graph, choose ``t``, form the potential and embed ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+
+        Returns
+        -------
+        self
+        """
         X = check_array(X, name="X", min_samples=3)
         n = X.shape[0]
         nc = check_positive_int(self.n_components, "n_components", max_val=n)
@@ -255,6 +276,7 @@ class PHATE:
         self.potential_ = U
         _, back = to_torch(X)
         self.embedding_ = back(Y)
+        self.n_features_in_ = int(X.shape[1])
         return self
 
     def _mds(self, D: torch.Tensor, nc: int) -> torch.Tensor:
@@ -264,11 +286,17 @@ class PHATE:
         return Y
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """Fit and return :attr:`embedding_` of shape (n_samples, n_components)."""
         return self.fit(X).embedding_
 
     def distances(self, rows: Any = None) -> Any:
-        """Potential distances from ``rows`` (default all) to every point, ``(n_rows, n)``."""
-        if not hasattr(self, "potential_"):
-            raise RuntimeError("PHATE is not fitted; call fit(X) first.")
+        """Potential distances from ``rows`` (default all) to every point, ``(n_rows, n)``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         cols = _columns(self.graph_, rows)
         return self.graph_.back(_row_distances(self.potential_, cols))

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
@@ -273,8 +275,11 @@ def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -
     }
 
 
-class Separation:
+class Separation(BaseEstimator):
     """AUROC of same-vs-different manifold pairs as a scorer (see :func:`separation`).
+
+    The score is the AUROC of the cosine *similarity* of same- vs different-manifold pairs, in
+    [0, 1] (0.5 is chance); higher is better. Nothing is fitted: the scorer holds options only.
 
     Parameters
     ----------
@@ -295,13 +300,13 @@ class Separation:
         self.n_pairs = n_pairs
         self.random_state = random_state
 
-    def evaluate(self, Z: Any, y: Any) -> dict[str, float]:
-        """All statistics of :func:`separation`."""
-        return separation(Z, y, n_pairs=self.n_pairs, random_state=self.random_state)
+    def evaluate(self, X: Any, y: Any) -> dict[str, float]:
+        """All statistics of :func:`separation` for embeddings ``X`` and manifold labels ``y``."""
+        return separation(X, y, n_pairs=self.n_pairs, random_state=self.random_state)
 
-    def score(self, Z: Any, y: Any) -> float:
-        """AUROC in [0, 1]."""
-        return self.evaluate(Z, y)["auroc"]
+    def score(self, X: Any, y: Any) -> float:
+        """AUROC in [0, 1] of embeddings ``X`` (n_samples, n_features) with labels ``y``; higher is better."""
+        return self.evaluate(X, y)["auroc"]
 
 
 # ----------------------------------------------------------------------------- rank
@@ -658,12 +663,17 @@ def invariance_from_tangents(
     return _summarise(sq, tangents.back)
 
 
-class InvarianceRatio:
+class InvarianceRatio(BaseEstimator):
     """The invariance ratio g_θ / g_γ of :func:`invariance` as a scorer (lower is better).
+
+    The ratio compares squared *distances* moved along θ and along γ (each normalised by the
+    generator's): 0 is perfectly θ-invariant, 1 is like the input; lower is better. Nothing is
+    fitted: the scorer holds options only.
 
     Parameters
     ----------
     generator : ClassManifolds
+        Required.
     layer : str, optional
     n_directions : int, optional
     random_state : int, Generator or None, default=0
@@ -673,7 +683,8 @@ class InvarianceRatio:
     >>> from repgeo.data import LinearSubspaces
     >>> gen = LinearSubspaces(n_classes=3, k_gamma=2, k_theta=2, ambient_dim=10, random_state=0)
     >>> ds = gen.sample(3)
-    >>> round(InvarianceRatio(gen).score(lambda x: 2.0 * x, ds.extra["gamma"], ds.extra["theta"]), 6)
+    >>> scorer = InvarianceRatio(generator=gen)
+    >>> round(scorer.score(lambda x: 2.0 * x, ds.extra["gamma"], ds.extra["theta"]), 6)
     1.0
     """
 
@@ -681,8 +692,8 @@ class InvarianceRatio:
 
     def __init__(
         self,
-        generator: ClassManifolds,
         *,
+        generator: ClassManifolds,
         layer: str | None = None,
         n_directions: int | None = None,
         random_state: Any = 0,
@@ -710,8 +721,11 @@ class InvarianceRatio:
 
 
 # ----------------------------------------------------------------------------- recoverability
-class RidgeProbe:
+class RidgeProbe(RegressorMixin, BaseEstimator):
     """Linear ridge regression with the penalty chosen by generalised cross-validation [3]_.
+
+    :meth:`score` is the variance-weighted R² on held-out data (neither a similarity nor a
+    distance); higher is better.
 
     The fit is an SVD of the centred features, so every candidate penalty costs one matrix
     product; the default grid spans ``σ_max² · 10^[-8, 2]``, which makes the choice invariant
@@ -728,6 +742,9 @@ class RidgeProbe:
         The chosen penalty.
     coef_ : ndarray of shape (n_features, n_targets)
     intercept_ : ndarray of shape (n_targets,)
+    n_features_in_ : int
+    higher_is_better : bool
+        ``True`` (class attribute): :meth:`score` is an R² (not a distance).
 
     Examples
     --------
@@ -745,13 +762,28 @@ class RidgeProbe:
     def __init__(self, *, alphas: Any = None) -> None:
         self.alphas = alphas
 
-    def fit(self, Z: Any, T: Any) -> RidgeProbe:
-        """Fit on features ``Z`` (n, d) and targets ``T`` (n,) or (n, t)."""
-        Z = check_array(Z, name="Z", min_samples=2)
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # several targets are fitted at once
+        return tags
+
+    def fit(self, X: Any, y: Any) -> RidgeProbe:
+        """Fit on features ``X`` (n, d) and targets ``y`` (n,) or (n, t).
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ValueError(
+                "RidgeProbe requires y to be passed, but the target y is None (give the targets)."
+            )
+        Z = check_array(X, name="X", min_samples=2)
         T = check_array(
-            T, name="T", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
+            y, name="y", ndim=(1, 2), shape_hint="(n_samples,) or (n_samples, n_targets)"
         )
-        check_consistent_length(Z, T, names=["Z", "T"])
+        check_consistent_length(Z, T, names=["X", "y"])
+        single_target = T.ndim == 1
         Zt, _ = to_torch(Z, dtype=torch.float64)
         Tt, _ = to_torch(T, dtype=torch.float64)
         Tt = Tt.reshape(Tt.shape[0], -1).to(Zt.device)
@@ -789,30 +821,42 @@ class RidgeProbe:
             coef = Zc.T @ (E @ (UtT / (s2 + best)[:, None]))
         self.coef_ = to_numpy(coef)
         self.intercept_ = to_numpy(tm - zm @ coef)
+        self.n_features_in_ = int(d)
+        self._single_target = bool(single_target)
         return self
 
-    def predict(self, Z: Any) -> Any:
-        """Predicted targets of shape (n, t), of ``Z``'s kind."""
-        if not hasattr(self, "coef_"):
-            raise ValueError("RidgeProbe is not fitted; call fit(Z, T) first.")
-        Z = check_array(Z, name="Z")
+    def _predict_2d(self, X: Any) -> Any:
+        check_is_fitted(self)
+        Z = check_array(X, name="X")
         if Z.shape[1] != self.coef_.shape[0]:
             raise ValueError(
-                f"Z must have {self.coef_.shape[0]} features as in fit; got {Z.shape[1]}."
+                f"X has {Z.shape[1]} features, but RidgeProbe is expecting {self.coef_.shape[0]} "
+                "features as input (as in fit)."
             )
         Zt, back = to_torch(Z)
         coef = torch.as_tensor(self.coef_, device=Zt.device)
         out = Zt.to(torch.float64) @ coef + torch.as_tensor(self.intercept_, device=Zt.device)
         return back(out)
 
-    def score(self, Z: Any, T: Any) -> float:
-        """Variance-weighted R² = 1 − Σ residual² / Σ (T − mean T)² over all targets."""
-        P = to_numpy(self.predict(Z)).astype(np.float64)
-        T = to_numpy(check_array(T, name="T", ndim=(1, 2))).astype(np.float64)
-        check_consistent_length(P, T, names=["Z", "T"])
+    def predict(self, X: Any) -> Any:
+        """Predicted targets of ``X``'s kind: shape (n,) after a 1-D ``y``, else (n, t).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        out = self._predict_2d(X)
+        return out[:, 0] if self._single_target else out
+
+    def score(self, X: Any, y: Any) -> float:
+        """Variance-weighted R² = 1 − Σ residual² / Σ (y − mean y)² over all targets (higher is better)."""
+        P = to_numpy(self._predict_2d(X)).astype(np.float64)
+        T = to_numpy(check_array(y, name="y", ndim=(1, 2))).astype(np.float64)
+        check_consistent_length(P, T, names=["X", "y"])
         T = T.reshape(P.shape[0], -1)
         if T.shape[1] != P.shape[1]:
-            raise ValueError(f"T must have {P.shape[1]} target(s) as in fit; got {T.shape[1]}.")
+            raise ValueError(f"y must have {P.shape[1]} target(s) as in fit; got {T.shape[1]}.")
         ss_tot = ((T - T.mean(0)) ** 2).sum()
         ss_res = ((T - P) ** 2).sum()
         return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")

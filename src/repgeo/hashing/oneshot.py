@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import (
@@ -431,8 +432,11 @@ def k_shot_curve(
     return out
 
 
-class FewShotEvaluator:
+class FewShotEvaluator(BaseEstimator):
     """N-way k-shot accuracy as a scorer (see :func:`one_shot_accuracy`).
+
+    The score is an accuracy in [0, 1] (neither a similarity nor a distance; chance is
+    ``1/n_way``); higher is better. Nothing is fitted: the scorer holds options only.
 
     Parameters
     ----------
@@ -477,10 +481,10 @@ class FewShotEvaluator:
         self.confidence = confidence
         self.random_state = random_state
 
-    def evaluate(self, Z: Any, y: Any) -> dict[str, Any]:
-        """Run the episodes; store and return the full result."""
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
+        """Run the episodes on embeddings ``X`` with labels ``y``; store and return the full result."""
         self.result_ = one_shot_accuracy(
-            Z,
+            X,
             y,
             n_way=self.n_way,
             k_shot=self.k_shot,
@@ -493,6 +497,6 @@ class FewShotEvaluator:
         )
         return self.result_
 
-    def score(self, Z: Any, y: Any) -> float:
-        """Mean accuracy over episodes."""
-        return self.evaluate(Z, y)["mean"]
+    def score(self, X: Any, y: Any) -> float:
+        """Mean accuracy over episodes of ``X`` (n_samples, n_features) with labels ``y``; higher is better."""
+        return self.evaluate(X, y)["mean"]

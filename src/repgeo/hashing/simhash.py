@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import (
@@ -60,7 +62,7 @@ def simhash_collision_probability(angle: Any, n_bits: int) -> np.ndarray:
     return np.clip(1.0 - a / np.pi, 0.0, 1.0) ** n_bits
 
 
-class SimHash:
+class SimHash(TransformerMixin, BaseEstimator):
     """Random-hyperplane hash: ``code(h) = sign(R (h − μ)) ∈ {0, 1}^n_bits``.
 
     Parameters
@@ -79,6 +81,7 @@ class SimHash:
         Rows drawn i.i.d. N(0, I).
     mean_ : Tensor of shape (n_features,)
         Zero unless ``center``.
+    n_features_in_ : int
 
     Examples
     --------
@@ -91,10 +94,15 @@ class SimHash:
     (True, True)
     """
 
-    def __init__(self, n_bits: int = 16, *, center: bool = False, random_state: Any = 0) -> None:
+    def __init__(self, *, n_bits: int = 16, center: bool = False, random_state: Any = 0) -> None:
         self.n_bits = n_bits
         self.center = center
         self.random_state = random_state
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # codes are booleans, whatever the input
+        return tags
 
     def fit(self, X: Any, y: Any = None) -> SimHash:
         """Draw the hyperplanes for inputs of ``X``'s dimension (and the mean if ``center``)."""
@@ -107,17 +115,24 @@ class SimHash:
             self.mean_ = Xt.to(torch.float64).mean(0).cpu()
         else:
             self.mean_ = torch.zeros(Xt.shape[1], dtype=torch.float64)
+        self.n_features_in_ = int(Xt.shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Boolean codes of shape (n_samples, n_bits) (True where ``R (x − μ) > 0``)."""
-        if not hasattr(self, "planes_"):
-            raise ValueError("SimHash is not fitted; call fit(X) first.")
+        """Boolean codes of shape (n_samples, n_bits) (True where ``R (x − μ) > 0``).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         X = check_array(X, name="X")
         Xt, _ = to_torch(X)
         if Xt.shape[1] != self.planes_.shape[1]:
             raise ValueError(
-                f"X must have {self.planes_.shape[1]} features as in fit; got {Xt.shape[1]}."
+                f"X has {Xt.shape[1]} features, but SimHash is expecting {self.planes_.shape[1]} "
+                "features as input (as in fit)."
             )
         R = self.planes_.to(Xt.device, Xt.dtype)
         mu = self.mean_.to(Xt.device, Xt.dtype)
@@ -228,7 +243,7 @@ def collision_curve(
 
     Zt, _ = to_torch(Z)
     Zt = Zt.to(torch.float64)
-    hasher = SimHash(n_bits * n_tables, center=center, random_state=rng).fit(Zt)
+    hasher = SimHash(n_bits=n_bits * n_tables, center=center, random_state=rng).fit(Zt)
     rows = np.unique(np.concatenate([i, j]))
     pos = np.full(n, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size)

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import check_array, check_choice, check_consistent_length
@@ -101,6 +102,11 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         RMS norms divided out (1.0 when ``scale=False``).
     residual_ : float
         Relative residual ‖T(X) − Y‖_F / ‖Y − ȳ‖_F on the fitting pairs (lower is better).
+    n_features_in_, n_features_out_ : int
+        ``d_x`` and ``d_y``.
+    higher_is_better : bool
+        ``False`` (class attribute): :meth:`residual` is a relative *distance* between the
+        mapped source and the target, lower is better.
 
     Examples
     --------
@@ -117,6 +123,12 @@ class LatentAligner(TransformerMixin, BaseEstimator):
 
     higher_is_better = False  # for residual()
 
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the target space
+        tags.target_tags.multi_output = True
+        return tags
+
     def __init__(
         self, *, method: str = "orthogonal", center: bool = True, scale: bool = True
     ) -> None:
@@ -124,21 +136,35 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         self.center = center
         self.scale = scale
 
-    def fit(self, X: Any, Y: Any) -> LatentAligner:
-        """Fit the map on paired rows ``X[i] ↔ Y[i]``.
+    def fit(self, X: Any, y: Any) -> LatentAligner:
+        """Fit the map on paired rows ``X[i] ↔ y[i]``.
 
         Parameters
         ----------
         X : array_like or Tensor of shape (n_samples, d_x)
-        Y : array_like or Tensor of shape (n_samples, d_y)
+            Source space (e.g. the anchors embedded by one encoder).
+        y : array_like or Tensor of shape (n_samples, d_y) or (n_samples,)
+            Target space: the same samples embedded by the other encoder (the regression
+            target, hence ``y``); a 1-D ``y`` is a one-dimensional target space.
+
+        Returns
+        -------
+        self
         """
         check_choice(self.method, "method", ALIGN_METHODS)
         for flag in ("center", "scale"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"{flag} must be a bool; got {type(getattr(self, flag)).__name__}.")
+        if y is None:
+            raise ValueError(
+                "LatentAligner requires y to be passed, but the target y is None "
+                "(give the target space's embedding of the same samples)."
+            )
         X = check_array(X, name="X", min_samples=2)
-        Y = check_array(Y, name="Y", min_samples=2)
-        check_consistent_length(X, Y, names=["X", "Y"])
+        Y = _as_2d(
+            check_array(y, name="y", ndim=(1, 2), min_samples=2, shape_hint="(n_samples, d_y)")
+        )
+        check_consistent_length(X, Y, names=["X", "y"])
         Xt, _ = to_torch(X)
         Yt, _ = to_torch(Y)
         n = Xt.shape[0]
@@ -189,10 +215,6 @@ class LatentAligner(TransformerMixin, BaseEstimator):
             den += ((y - mu) ** 2).sum()
         return torch.sqrt(num / den.clamp_min(1e-300))
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "R_"):
-            raise ValueError("this LatentAligner is not fitted yet; call fit(X, Y) first.")
-
     def transform(self, X: Any) -> Any:
         """Map source rows into the target space.
 
@@ -204,12 +226,18 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         -------
         Y_hat : ndarray or Tensor of shape (n_samples, d_y)
             Same kind, dtype and device as ``X``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
-        self._check_fitted()
+        check_is_fitted(self)
         X = check_array(X, name="X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features (the fitted source dimension); got {X.shape[1]}."
+                f"X has {X.shape[1]} features, but LatentAligner is expecting {self.n_features_in_} "
+                "features as input (the fitted source dimension)."
             )
         Xt, back = to_torch(X)
         out = torch.empty((Xt.shape[0], self.n_features_out_), dtype=Xt.dtype, device=Xt.device)
@@ -219,20 +247,25 @@ class LatentAligner(TransformerMixin, BaseEstimator):
             out[sl] = self._map(Xt[sl]).to(Xt.dtype)
         return back(out)
 
-    def residual(self, X: Any, Y: Any) -> float:
-        """Relative residual ‖T(X) − Y‖_F / ‖Y − ȳ‖_F on paired rows (0 = perfect; lower is better)."""
-        self._check_fitted()
+    def residual(self, X: Any, y: Any) -> float:
+        """Relative residual ‖T(X) − y‖_F / ‖y − ȳ‖_F on paired rows: a distance, 0 = perfect, lower is better."""
+        check_is_fitted(self)
         X = check_array(X, name="X")
-        Y = check_array(Y, name="Y")
-        check_consistent_length(X, Y, names=["X", "Y"])
+        Y = _as_2d(check_array(y, name="y", ndim=(1, 2), shape_hint="(n_samples, d_y)"))
+        check_consistent_length(X, Y, names=["X", "y"])
         if X.shape[1] != self.n_features_in_ or Y.shape[1] != self.n_features_out_:
             raise ValueError(
-                f"X, Y must have {self.n_features_in_} and {self.n_features_out_} features; "
+                f"X, y must have {self.n_features_in_} and {self.n_features_out_} features; "
                 f"got {X.shape[1]} and {Y.shape[1]}."
             )
         Xt, _ = to_torch(X)
         Yt, _ = to_torch(Y)
         return float(self._residual(Xt, Yt))
+
+
+def _as_2d(A: Any) -> Any:
+    """A 1-D target as a one-column matrix."""
+    return A.reshape(-1, 1) if A.ndim == 1 else A
 
 
 def _uncentred(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[Any, ...]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import (
@@ -102,7 +104,7 @@ def select_anchors(
     y: Any = None,
     ids: Any = None,
     anchor_ids: Any = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> np.ndarray:
     """Indices of anchors chosen among the rows of ``X``.
 
@@ -120,7 +122,7 @@ def select_anchors(
         Sample ids (required for ``"fixed"``).
     anchor_ids : array_like, optional
         The ids to select for ``"fixed"``, in the order wanted.
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
 
     Returns
     -------
@@ -180,40 +182,42 @@ def select_anchors(
     return _kmeans(X, k, rng)
 
 
-class AnchorSelector:
+class AnchorSelector(BaseEstimator):
     """Choose anchors once and keep their indices and ids (thin wrapper of :func:`select_anchors`).
 
     Parameters
     ----------
     n_anchors : int
+        Required (ignored by ``method="fixed"``, which takes as many anchors as ``anchor_ids``).
     method : {"uniform", "stratified", "fps", "kmeans", "fixed"}, default="uniform"
     anchor_ids : array_like, optional
         Ids to select with ``method="fixed"``.
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=0
 
     Attributes
     ----------
     indices_ : ndarray of shape (n_anchors,)
     ids_ : ndarray of shape (n_anchors,) or None
         The anchors' sample ids when ``ids`` were given to :meth:`fit`.
+    n_features_in_ : int
 
     Examples
     --------
     >>> import numpy as np
     >>> from repgeo.latent import AnchorSelector
     >>> X = np.random.default_rng(0).normal(size=(50, 3))
-    >>> sel = AnchorSelector(5, method="kmeans", random_state=0).fit(X, ids=[f"x{i}" for i in range(50)])
+    >>> sel = AnchorSelector(n_anchors=5, method="kmeans").fit(X, ids=[f"x{i}" for i in range(50)])
     >>> len(set(sel.indices_.tolist())), sel.ids_.shape
     (5, (5,))
     """
 
     def __init__(
         self,
-        n_anchors: int,
         *,
+        n_anchors: int,
         method: str = "uniform",
         anchor_ids: Any = None,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         self.n_anchors = n_anchors
         self.method = method
@@ -221,7 +225,21 @@ class AnchorSelector:
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None, *, ids: Any = None) -> AnchorSelector:
-        """Select anchors among the rows of ``X`` (``y`` for stratified, ``ids`` to record)."""
+        """Select anchors among the rows of ``X`` (``y`` for stratified, ``ids`` to record).
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,), optional
+            Class labels (required for ``method="stratified"``).
+        ids : array_like of shape (n_samples,), optional
+            Sample ids (required for ``method="fixed"``).
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, name="X")
         self.indices_ = select_anchors(
             X,
             self.n_anchors,
@@ -232,10 +250,10 @@ class AnchorSelector:
             random_state=self.random_state,
         )
         self.ids_ = None if ids is None else np.asarray(ids)[self.indices_]
+        self.n_features_in_ = int(X.shape[1])
         return self
 
     def take(self, Z: Any) -> Any:
         """The anchor rows of ``Z`` (an embedding of the same samples, row-aligned with ``X``)."""
-        if not hasattr(self, "indices_"):
-            raise ValueError("this AnchorSelector is not fitted yet; call fit(X) first.")
+        check_is_fitted(self)
         return Z[torch.as_tensor(self.indices_) if isinstance(Z, torch.Tensor) else self.indices_]

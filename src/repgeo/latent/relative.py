@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import check_array, check_choice
@@ -227,14 +228,21 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
         Returns
         -------
         R : ndarray or Tensor of shape (n_samples, n_anchors)
-            Same kind, dtype and device as ``X``.
+            Same kind, dtype and device as ``X``: similarities (``"cosine"``, ``"inner"``),
+            coefficients (``"basis"``) or distances (``"euclidean"``, ``"l1"``, ``"angular"``)
+            to each anchor.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
-        if not hasattr(self, "anchors_"):
-            raise ValueError("this RelativeProjection is not fitted yet; call fit(anchors) first.")
+        check_is_fitted(self)
         X = check_array(X, name="X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features like the anchors; got {X.shape[1]}."
+                f"X has {X.shape[1]} features, but RelativeProjection is expecting "
+                f"{self.n_features_in_} features as input (like the anchors)."
             )
         Xt, back = to_torch(X)
         dtype = torch.promote_types(Xt.dtype, self.anchors_.dtype)

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import (
@@ -242,8 +243,11 @@ def cross_space_similarity(X: Any, Y: Any, *, k: int = 10) -> dict[str, float]:
     }
 
 
-class CrossSpaceSimilarity:
-    """Callable wrapper of :func:`cross_space_similarity` (all scores higher-is-better).
+class CrossSpaceSimilarity(BaseEstimator):
+    """Callable wrapper of :func:`cross_space_similarity`: three **similarities**, higher is better.
+
+    Calling it on paired spaces ``(X, Y)`` returns ``{"jaccard", "mrr", "cosine"}``: Jaccard@k
+    and MRR@k in [0, 1], mean cosine in [-1, 1]; 1 for identical spaces.
 
     Parameters
     ----------
@@ -264,10 +268,8 @@ class CrossSpaceSimilarity:
         self.k = k
 
     def __call__(self, X: Any, Y: Any) -> dict[str, float]:
+        """The three similarities of paired ``X``, ``Y`` of shape (n_items, n_features)."""
         return cross_space_similarity(X, Y, k=self.k)
-
-    def __repr__(self) -> str:
-        return f"CrossSpaceSimilarity(k={self.k})"
 
 
 # ----------------------------------------------------------------------------- HSIC / CKA
@@ -659,8 +661,14 @@ def cka_from_gram(K: Any, L: Any, *, unbiased: bool = False) -> float:
     )
 
 
-class CKA:
-    """Callable CKA metric (higher is better) with fixed options.
+class CKA(BaseEstimator):
+    """Centred kernel alignment as a scorer with fixed options: a **similarity**, higher is better.
+
+    ``CKA(...).score(X, Y)`` (or simply ``CKA(...)(X, Y)``) is :func:`cka` of two paired
+    representations: in [0, 1] for the biased estimator, 1 for spaces equal up to rotation and
+    isotropic scaling (and translation). Nothing is fitted: the scorer holds options only, so
+    ``get_params``/``set_params``/``sklearn.base.clone`` work and a grid of options is a list
+    of ``CKA`` objects.
 
     Parameters
     ----------
@@ -676,8 +684,8 @@ class CKA:
     >>> from repgeo.latent import CKA
     >>> X = np.random.default_rng(0).normal(size=(100, 4))
     >>> metric = CKA(kernel="linear")
-    >>> round(metric(X, 2 * X), 6), metric.higher_is_better
-    (1.0, True)
+    >>> round(metric.score(X, 2 * X), 6), round(metric(X, 2 * X), 6), metric.higher_is_better
+    (1.0, 1.0, True)
     """
 
     higher_is_better = True
@@ -697,7 +705,8 @@ class CKA:
         self.unbiased = unbiased
         self.random_state = random_state
 
-    def __call__(self, X: Any, Y: Any) -> float:
+    def score(self, X: Any, Y: Any) -> float:
+        """CKA similarity of ``X`` (n_samples, d_x) and ``Y`` (n_samples, d_y); higher is better."""
         return cka(
             X,
             Y,
@@ -708,8 +717,9 @@ class CKA:
             random_state=self.random_state,
         )
 
-    def __repr__(self) -> str:
-        return f"CKA(kernel={self.kernel!r}, unbiased={self.unbiased})"
+    def __call__(self, X: Any, Y: Any) -> float:
+        """Same as :meth:`score` (a ``CKA`` is a metric usable by :func:`similarity_matrix`)."""
+        return self.score(X, Y)
 
 
 # ----------------------------------------------------------------------------- matrices

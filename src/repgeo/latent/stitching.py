@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._backend import to_numpy
@@ -40,6 +41,8 @@ _ALIGN = {"procrustes": "orthogonal", "affine": "affine", "lstsq_ortho": "lstsq_
 class StitchingHead(ClassifierMixin, BaseEstimator):
     """A linear classification head: input scaling + multinomial logistic regression.
 
+    :meth:`score` is the accuracy (neither a similarity nor a distance); higher is better.
+
     The scaling is part of the head: it is fitted on the head's own training space and reused
     unchanged on stitched inputs (nothing is re-fitted on the encoder's data).
 
@@ -54,6 +57,18 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         ``"standard"`` scales every feature to unit variance, which is *not* rotation
         equivariant and blows up near-constant directions — stitched inputs that differ there
         (after an alignment fitted on few anchors, say) then break the head.
+
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (n_features,)
+        The fitted input scaling.
+    clf_ : sklearn.linear_model.LogisticRegression
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations of the logistic regression.
+    n_features_in_ : int
+    higher_is_better : bool
+        ``True`` (class attribute): :meth:`score` is the accuracy.
 
     Examples
     --------
@@ -76,12 +91,16 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
     def _scale(self, Z: np.ndarray) -> np.ndarray:
         return (Z - self.mean_) / self.scale_
 
-    def fit(self, Z: Any, y: Any) -> StitchingHead:
-        """Fit the scaling and the classifier on ``Z`` (n_samples, n_features) and labels ``y``."""
+    def fit(self, X: Any, y: Any) -> StitchingHead:
+        """Fit the scaling and the classifier on ``X`` (n_samples, n_features) and labels ``y``."""
         from sklearn.linear_model import LogisticRegression
 
         check_choice(self.scaling, "scaling", ("isotropic", "standard", "none"))
-        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+        if y is None:
+            raise ValueError(
+                "StitchingHead requires y to be passed, but the target y is None (give class labels)."
+            )
+        Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         y = check_labels(y, n_samples=Z.shape[0])
         if self.scaling == "none":
             self.mean_, self.scale_ = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
@@ -99,17 +118,18 @@ class StitchingHead(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             self.clf_.fit(self._scale(Z), y)
         self.classes_ = self.clf_.classes_
+        self.n_iter_ = self.clf_.n_iter_
         self.n_features_in_ = Z.shape[1]
         return self
 
-    def predict(self, Z: Any) -> np.ndarray:
-        """Predicted labels for ``Z`` of shape (n_samples, n_features)."""
-        if not hasattr(self, "clf_"):
-            raise ValueError("this StitchingHead is not fitted yet; call fit(Z, y) first.")
-        Z = to_numpy(check_array(Z, name="Z")).astype(np.float64)
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels for ``X`` of shape (n_samples, n_features)."""
+        check_is_fitted(self)
+        Z = to_numpy(check_array(X, name="X")).astype(np.float64)
         if Z.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"Z must have {self.n_features_in_} features (the head's input size); got {Z.shape[1]}."
+                f"X has {Z.shape[1]} features, but StitchingHead is expecting {self.n_features_in_} "
+                "features as input (the head's input size)."
             )
         with threadpool_limits(limits=1, user_api="blas"):
             return self.clf_.predict(self._scale(Z))
