@@ -370,10 +370,7 @@ def test_higher_is_better_declared_and_documented(cls):
 # ----------------------------------------------------------------------------- random_state=0
 # public functions or methods with another random_state default, in files of other owners; a
 # listed one that is fixed fails this test, so remove it from the list then
-RANDOM_STATE_EXCEPTIONS = {
-    "repgeo.data.manifolds.ClassManifolds.sample_theta",
-    "repgeo.geometry.infinite_width.random_feature_map",
-}
+RANDOM_STATE_EXCEPTIONS: set[str] = set()
 
 
 def test_random_state_defaults_to_zero_everywhere():
@@ -419,10 +416,6 @@ _VALIDATION = {
     "check_dtype_object": "repgeo refuses object arrays (TypeError) instead of converting them",
     "check_estimators_empty_data_messages": "repgeo's message says 'must have at least 1 "
     "feature(s) along axis 1; got shape (n, 0)', not sklearn's wording",
-    "check_estimator_sparse_tag": "repgeo needs dense input; its error for a scipy sparse matrix "
-    "does not name sparsity (see the report: a _validation change)",
-    "check_estimator_sparse_array": "as check_estimator_sparse_tag",
-    "check_estimator_sparse_matrix": "as check_estimator_sparse_tag",
 }
 _ONE_SAMPLE = {
     "check_fit2d_1sample": "repgeo's message says 'must have at least k sample(s) ... got shape "

@@ -96,3 +96,12 @@ def test_memory_budget_and_devices():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="device must be"):
         resolve_device("tpu")
+
+
+def test_sparse_input_is_refused_with_a_message_that_says_so():
+    import scipy.sparse as sp
+
+    X = sp.random(20, 4, density=0.3, random_state=0)
+    for fmt in ("csr", "csc", "coo", "dok", "lil"):
+        with pytest.raises(TypeError, match="sparse input is not supported.*toarray"):
+            check_array(X.asformat(fmt))

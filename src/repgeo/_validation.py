@@ -94,6 +94,11 @@ def check_array(
     else:
         if X is None:
             raise TypeError(f"{name} must be an array; got None.")
+        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
+            raise TypeError(
+                f"{name} is a scipy sparse matrix; sparse input is not supported, pass "
+                f"{name}.toarray() (a dense copy) instead."
+            )
         if isinstance(X, (str, bytes, dict)):
             raise TypeError(f"{name} must be an array; got {type(X).__name__}.")
         try:

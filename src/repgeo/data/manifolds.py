@@ -123,7 +123,7 @@ class ClassManifolds(abc.ABC):
         return Jg, Jt
 
     # ------------------------------------------------------------------ sampling
-    def sample_theta(self, n: int, *, random_state: Any = None) -> torch.Tensor:
+    def sample_theta(self, n: int, *, random_state: Any = 0) -> torch.Tensor:
         """θ ~ N(0, theta_scale² I) of shape (n, k_theta)."""
         g = torch_generator(random_state)
         return self.theta_scale * torch.randn(n, self.k_theta, generator=g)

@@ -184,7 +184,7 @@ def landmark_placement(D_lx: torch.Tensor, Y_l: torch.Tensor, *, n_iter: int = 5
     return out
 
 
-def farthest_point_sampling(X: np.ndarray, m: int, *, random_state: Any = None) -> np.ndarray:
+def farthest_point_sampling(X: np.ndarray, m: int, *, random_state: Any = 0) -> np.ndarray:
     """Indices of ``m`` points chosen greedily farthest from those already chosen (first random)."""
     rng = check_random_state(random_state)
     n = X.shape[0]

@@ -323,7 +323,7 @@ def random_feature_map(
     sigma_w: float = 1.0,
     sigma_b: float = 1.0,
     degree: int = 1,
-    random_state: Any = None,
+    random_state: Any = 0,
     dtype: torch.dtype = torch.float64,
 ) -> FeatureMap:
     """A random single-layer feature map Φ_j(x) = σ(w_j·x + b_j) with Gaussian weights.
