@@ -242,7 +242,7 @@ def _report_similarity(
     rel: RelativeProjection,
     k: int,
     title: str,
-    caption: str | None = None,
+    caption: str = "",
 ) -> None:
     """Pairwise similarity of the test embeddings: a table and the ``latent.*`` similarity keys."""
     sim = rounded_similarity(
