@@ -10,6 +10,7 @@ import numpy as np
 from conftest import default_panel_study
 from repgeo.data import topic_sentences
 from repgeo.panels import STITCHING
+from repgeo.panels.stitching import rounded_similarity, similarity_rows
 from repgeo.runs import Stage, Study, run_study
 from repgeo.studies import stitching as st
 
@@ -107,3 +108,22 @@ def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     assert set(pair) == {"absolute", "relative", "procrustes"}
     assert set(metrics["latent.cka"]["digits"]["default model|second seed"]) == {"linear", "rbf"}
     assert (tmp_path / "run" / "figures" / "latent_panel_stitching.png").exists()
+
+
+def test_panel_similarity_tables_round_and_mark_undefined():
+    rec = {
+        "jaccard": {"absolute": None, "relative": 0.123456, "procrustes": 0.5},
+        "mrr": {"absolute": None, "relative": 0.98765, "procrustes": 1.0},
+        "cosine": {"absolute": None, "relative": 0.33333, "procrustes": 0.25},
+        "cka_linear": 0.876549,
+        "cka_rbf": 0.1,
+    }
+    sim = rounded_similarity({("m 1", "m 2"): rec})
+    assert list(sim) == ["m 1|m 2"]
+    assert sim["m 1|m 2"]["jaccard"] == {"absolute": None, "relative": 0.1235, "procrustes": 0.5}
+    assert sim["m 1|m 2"]["mrr"]["relative"] == 0.9877 and sim["m 1|m 2"]["cka_linear"] == 0.8765
+    (row,) = similarity_rows(sim)
+    assert row["pair"] == "m 1 vs m 2"
+    assert row["jaccard abs."] == "n/a" and row["cosine rel."] == 0.3333
+    assert row["linear CKA"] == 0.8765 and row["RBF CKA"] == 0.1
+    assert len(row) == 1 + 3 * 3 + 2

@@ -28,6 +28,13 @@ Examples
 
 from .alignment import ALIGN_METHODS, LatentAligner, align, orthogonal_procrustes
 from .anchors import ANCHOR_METHODS, AnchorSelector, select_anchors
+from .compare import (
+    COMPARISON_METHODS,
+    pairwise_similarity,
+    random_orthogonal,
+    rotated_copy,
+    stitching_matrices,
+)
 from .pca import pca_project
 from .relative import (
     NORMALIZATIONS,
@@ -58,6 +65,7 @@ __all__ = [
     "ALIGN_METHODS",
     "ANCHOR_METHODS",
     "CKA",
+    "COMPARISON_METHODS",
     "NORMALIZATIONS",
     "PROJECTIONS",
     "STITCH_METHODS",
@@ -80,10 +88,14 @@ __all__ = [
     "median_bandwidth",
     "mrr_at_k",
     "orthogonal_procrustes",
+    "pairwise_similarity",
     "pca_project",
+    "random_orthogonal",
     "rbf_cka",
     "relative_projection",
+    "rotated_copy",
     "select_anchors",
     "similarity_matrix",
+    "stitching_matrices",
     "zero_shot_stitching",
 ]
