@@ -13,11 +13,13 @@ Then the two are aligned by the best orthogonal map Q (orthogonal Procrustes, Q 
 of X̃ᵀỸ) and compared:
 
 * ``method="angular"`` (default): θ = arccos(⟨X̃Q, Ỹ⟩_F / (‖X̃‖_F ‖Ỹ‖_F)) ∈ [0, π/2] radians; at the
-  optimum the numerator is the nuclear norm ‖X̃ᵀỸ‖_*. Invariant to the scale of either side.
+  optimum the numerator is the nuclear norm ‖X̃ᵀỸ‖_*. Invariant to the scale of either side
+  when α ∈ {0, 1}; for 0 < α < 1 the whitening mixes 1 with λ^{-1/2}, which carry different
+  units, so rescaling a side changes its shape (as in netrep).
 * ``method="euclidean"``: ‖X̃Q − Ỹ‖_F / √n (netrep's normalisation), in the data's units.
 
 Both are **distances** (0 = same shape; lower is more similar) and true metrics on shapes:
-zero for rotated (and, for angular, rescaled) copies, symmetric, and obeying the triangle
+zero for rotated copies (and, for angular with α ∈ {0, 1}, rescaled ones), symmetric, obeying the triangle
 inequality — only because step 1–4 never look at the other side. With α = 0 and p = q = rank,
 θ = arccos(mean canonical correlation). Directions with zero variance are dropped before
 whitening (they carry no data; whitening them would only amplify rounding noise).
