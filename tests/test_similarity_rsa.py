@@ -101,7 +101,7 @@ def test_pair_rows_and_subsampled_estimate():
 
 
 def test_invariances():
-    X, Y = pair()
+    X, _ = pair()
     rng = np.random.default_rng(2)
     Q, _ = np.linalg.qr(rng.normal(size=(7, 7)))
     assert rsa(X, X @ Q, metric="euclidean") == pytest.approx(1.0, abs=1e-12)

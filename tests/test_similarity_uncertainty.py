@@ -124,7 +124,7 @@ def test_failures_are_counted_and_warnings_collected():
         calls["n"] += 1
         if calls["n"] % 25 == 0:
             raise ValueError("degenerate resample")
-        warnings.warn("noisy", UserWarning)
+        warnings.warn("noisy", UserWarning, stacklevel=2)
         return float(np.mean(x))
 
     x = np.random.default_rng(5).normal(size=50)
