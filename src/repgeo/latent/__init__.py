@@ -28,6 +28,7 @@ Examples
 
 from .alignment import ALIGN_METHODS, LatentAligner, align, orthogonal_procrustes
 from .anchors import ANCHOR_METHODS, AnchorSelector, select_anchors
+from .cca import CCA, PWCCA, SVCCA, cca, pwcca, svcca
 from .compare import (
     COMPARISON_METHODS,
     pairwise_similarity,
@@ -44,6 +45,8 @@ from .relative import (
     check_parallel,
     relative_projection,
 )
+from .rsa import RDM_COMPARISONS, RDM_METRICS, RSA, compare_rdms, rdm, rsa
+from .shape import SHAPE_METHODS, ShapeDistance, shape_distance
 from .similarity import (
     CKA,
     CrossSpaceSimilarity,
@@ -60,26 +63,57 @@ from .similarity import (
     similarity_matrix,
 )
 from .stitching import STITCH_METHODS, StitchingHead, StitchingResult, zero_shot_stitching
+from .streaming import CKA_ESTIMATORS, StreamingCKA, StreamingRateReduction
+from .uncertainty import (
+    BOOTSTRAP_METHODS,
+    SIMILARITY_MEASURES,
+    BootstrapResult,
+    Measure,
+    PermutationResult,
+    bootstrap_ci,
+    compare_with_intervals,
+    permutation_test,
+)
 
 __all__ = [
     "ALIGN_METHODS",
     "ANCHOR_METHODS",
+    "BOOTSTRAP_METHODS",
+    "CCA",
     "CKA",
+    "CKA_ESTIMATORS",
     "COMPARISON_METHODS",
     "NORMALIZATIONS",
     "PROJECTIONS",
+    "PWCCA",
+    "RDM_COMPARISONS",
+    "RDM_METRICS",
+    "RSA",
+    "SHAPE_METHODS",
+    "SIMILARITY_MEASURES",
     "STITCH_METHODS",
+    "SVCCA",
     "TRANSFORMS",
     "AnchorSelector",
+    "BootstrapResult",
     "CrossSpaceSimilarity",
     "LatentAligner",
+    "Measure",
+    "PermutationResult",
     "RelativeProjection",
+    "ShapeDistance",
     "StitchingHead",
     "StitchingResult",
+    "StreamingCKA",
+    "StreamingRateReduction",
     "align",
+    "bootstrap_ci",
+    "cca",
     "check_parallel",
     "cka",
     "cka_from_gram",
+    "compare_rdms",
+    "compare_with_intervals",
     "cross_space_similarity",
     "hsic",
     "jaccard_at_k",
@@ -90,12 +124,18 @@ __all__ = [
     "orthogonal_procrustes",
     "pairwise_similarity",
     "pca_project",
+    "permutation_test",
+    "pwcca",
     "random_orthogonal",
     "rbf_cka",
+    "rdm",
     "relative_projection",
     "rotated_copy",
+    "rsa",
     "select_anchors",
+    "shape_distance",
     "similarity_matrix",
     "stitching_matrices",
+    "svcca",
     "zero_shot_stitching",
 ]
