@@ -80,8 +80,9 @@ _METRICS = "metrics.json"
 _REPORT = "report.html"
 _OWN_DIRS = ("stages", "arrays", "checkpoints", "figures")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-# what atomic writes leave behind when killed: ".<name>.<random>.tmp"
-_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{4,}\.tmp$")
+# what atomic writes leave behind when killed: ".<name>.<8 random chars>.tmp"
+_TMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+_MAX_MANIFEST_BYTES = 64 * 2**20
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 # the names repgeo gives its files inside its folders (what --force may delete unrecorded)
 _OWN_FILE = re.compile(
@@ -269,6 +270,12 @@ class _State:
     leftovers: list[str] = field(default_factory=list)
 
 
+def _top_tmp(name: str) -> bool:
+    """A temporary file an atomic write of one of the runner's own top-level files left."""
+    m = _TMP.match(name)
+    return bool(m) and m.group(1) in (MANIFEST, _METRICS, _REPORT)
+
+
 def _inspect(out: Path) -> _State:
     """What ``out`` holds, without changing anything."""
     if not out.exists():
@@ -276,23 +283,35 @@ def _inspect(out: Path) -> _State:
     if not out.is_dir():
         raise NotADirectoryError(f"output path {out} exists and is not a directory.")
     entries = sorted(p.name for p in out.iterdir())
-    leftovers = [n for n in entries if n == _LOCK or _TMP.match(n)]
+    leftovers = [n for n in entries if n == _LOCK or _top_tmp(n)]
     others = [n for n in entries if n not in leftovers]
     if not others:
         return _State("empty", leftovers=leftovers)
     manifest_path = out / MANIFEST
     if manifest_path.is_file() and not manifest_path.is_symlink():
         try:
+            if manifest_path.stat().st_size > _MAX_MANIFEST_BYTES:
+                raise io.DamagedFileError(manifest_path, "it is larger than any run manifest")
             manifest = io.read_json(manifest_path)
         except io.DamagedFileError as exc:
             manifest, why = None, f"{MANIFEST} is damaged: {exc.reason}"
         else:
             if is_run_manifest(manifest):
                 return _State("run", manifest=manifest)
+            legacy = (
+                isinstance(manifest, dict)
+                and isinstance(manifest.get("versions"), dict)
+                and "repgeo" in manifest["versions"]
+            )
             return _State(
                 "foreign",
-                why=f"its {MANIFEST} is not a repgeo run manifest (no repgeo format marker and "
-                "run id)",
+                why=f"its {MANIFEST} has no repgeo format marker and run id"
+                + (
+                    " — a run of an older repgeo? It cannot be verified, so it is neither "
+                    "resumed nor deleted; remove it by hand"
+                    if legacy
+                    else ""
+                ),
             )
     else:
         why = f"{MANIFEST} is missing"
@@ -337,7 +356,7 @@ def _safe_path(out: Path, rel: Any) -> Path | None:
 
 def _tmp_leftovers(out: Path) -> Iterator[Path]:
     for p in out.iterdir():
-        if _TMP.match(p.name) and p.is_file() and not p.is_symlink():
+        if _top_tmp(p.name) and p.is_file() and not p.is_symlink():
             yield p
     for d in _OWN_DIRS:
         base = out / d
