@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import shlex
+import signal
 import stat
 import time
 from pathlib import Path
@@ -98,7 +99,7 @@ def counting_study(
     )
 
 
-def training_study(*, interrupt_once: Path | None = None) -> Study:
+def training_study(*, interrupt_once: Path | None = None, pause: Path | None = None) -> Study:
     """A real training stage (checkpoints in safetensors) and an analysis stage that reads
     every checkpoint through the panels' loader."""
     X = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
@@ -114,13 +115,16 @@ def training_study(*, interrupt_once: Path | None = None) -> Study:
             device="cpu",
             checkpoint_dir=ctx.checkpoint_dir("net"),
         )
+        if pause is not None:  # every checkpoint is written; wait here to be killed
+            pause.write_text("ready")
+            time.sleep(120)
 
     def analyse(ctx):
         if interrupt_once is not None and not interrupt_once.exists():
             interrupt_once.write_text("done")
             raise KeyboardInterrupt
         sums = {
-            str(e): float(sum(p.double().sum() for p in m.parameters()))
+            str(e): float(sum(p.detach().double().sum() for p in m.parameters()))
             for e, m in checkpoints(ctx, "net")
         }
         ctx.metric("safety.weights", sums)
@@ -342,6 +346,29 @@ def test_deleted_checkpoint_is_reported_not_skipped(tmp_path):
     run_study(training_study(), out, device="cpu", resume=True)
     assert _metrics(out) == _metrics(ref)
     assert json.loads(_metrics(out))["safety.weights"].keys() == {"0", "2", "4"}
+
+
+def test_files_of_a_stage_killed_mid_way_are_verified_on_resume(tmp_path):
+    """kill -9 inside the training stage (checkpoints written, stage not finished), then a
+    damaged checkpoint: the stage's journal lets --resume find it instead of training on."""
+    ref = tmp_path / "ref"
+    run_study(training_study(), ref, device="cpu")
+    out, pause = tmp_path / "run", tmp_path / "pause"
+    mp = multiprocessing.get_context("fork")
+    child = mp.Process(target=lambda: run_study(training_study(pause=pause), out, device="cpu"))
+    child.start()
+    deadline = time.time() + 60
+    while not pause.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    assert _manifest(out)["stages"]["fit"]["status"] == "running"
+    _flip_bits(out / "checkpoints" / "net" / "epoch_00004.safetensors")
+    log: list[str] = []
+    run_study(training_study(), out, device="cpu", resume=True, log=log.append)
+    assert any("unfinished stage fit" in line and "epoch_00004" in line for line in log), log
+    assert _metrics(out) == _metrics(ref)
+    assert not list((out / "stages").glob(".*"))  # the journal is gone once the stage completes
 
 
 @pytest.mark.parametrize(

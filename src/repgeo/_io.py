@@ -38,7 +38,7 @@ import tempfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,20 +117,29 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-_RECORDERS: list[tuple[str, dict[str, dict[str, Any]]]] = []
+_Recorder = tuple[
+    str, dict[str, dict[str, Any]], Callable[[dict[str, dict[str, Any]]], None] | None
+]
+_RECORDERS: list[_Recorder] = []
 _RECORDERS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def recording(root: str | os.PathLike) -> Iterator[dict[str, dict[str, Any]]]:
+def recording(
+    root: str | os.PathLike,
+    *,
+    on_write: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+) -> Iterator[dict[str, dict[str, Any]]]:
     """Record every atomic write under ``root`` while the block runs.
 
     Yields a dict that fills with ``{relative posix path: {"sha256": hex, "bytes": size}}``
-    (the digest of the bytes written, computed before they reach the disk).
+    (the digest of the bytes written, computed before they reach the disk). ``on_write``, if
+    given, is called with that dict after each recorded write (e.g. to journal it; its own
+    writes should pass ``record=False``).
     """
     base = os.path.abspath(root)
     written: dict[str, dict[str, Any]] = {}
-    entry = (base, written)
+    entry: _Recorder = (base, written, on_write)
     with _RECORDERS_LOCK:
         _RECORDERS.append(entry)
     try:
@@ -141,22 +150,25 @@ def recording(root: str | os.PathLike) -> Iterator[dict[str, dict[str, Any]]]:
 
 
 def _record(path: Path, digest: str, size: int) -> None:
-    if not _RECORDERS:
-        return
     full = os.path.abspath(path)
+    callbacks = []
     with _RECORDERS_LOCK:
-        for base, written in _RECORDERS:
+        for base, written, on_write in _RECORDERS:
             if full.startswith(base + os.sep):
                 rel = Path(os.path.relpath(full, base)).as_posix()
                 written[rel] = {"sha256": digest, "bytes": size}
+                if on_write is not None:
+                    callbacks.append((on_write, written))
+    for on_write, written in callbacks:
+        on_write(written)
 
 
 # ----------------------------------------------------------------------------- writes
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, record: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
     The file gets the umask's permissions (``0o666 & ~umask``). Inside :func:`recording`, the
-    SHA-256 of ``data`` is recorded.
+    SHA-256 of ``data`` is recorded (unless ``record=False``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +187,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         except FileNotFoundError:
             pass
         raise
-    if _RECORDERS:
+    if record and _RECORDERS:
         _record(path, sha256_bytes(data), len(data))
     return path
 

@@ -86,7 +86,7 @@ _MAX_MANIFEST_BYTES = 64 * 2**20
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 # the names repgeo gives its files inside its folders (what --force may delete unrecorded)
 _OWN_FILE = re.compile(
-    rf"^(stages/[A-Za-z0-9_\-]+\.json"
+    rf"^(stages/\.?[A-Za-z0-9_\-]+(\.partial)?\.json"
     rf"|arrays/{_PART}\.npz"
     rf"|figures/{_PART}\.(png|svg)"
     rf"|checkpoints/{_PART}/(epoch_\d+\.safetensors|history\.json|state\.pt))$"
@@ -466,6 +466,23 @@ def _verify(out: Path, files: Any) -> list[str]:
     return problems
 
 
+def _journal(out: Path, stage: str) -> Path:
+    """Where a running stage journals the files it has written (a SIGKILL skips the manifest
+    update, not this), so ``--resume`` can verify a killed stage's files too."""
+    return out / "stages" / f".{stage}.partial.json"
+
+
+def _read_journal(out: Path, stage: str) -> dict:
+    path = _journal(out, stage)
+    if not path.is_file() or path.is_symlink():
+        return {}
+    try:
+        data = io.read_json(path)
+    except io.DamagedFileError:
+        return {"(journal)": {"sha256": None}}  # unreadable: treat the stage's files as suspect
+    return data if isinstance(data, dict) else {"(journal)": {"sha256": None}}
+
+
 def _remove(out: Path, files: Any) -> None:
     for rel in files if isinstance(files, Mapping) else ():
         path = _safe_path(out, rel)
@@ -575,7 +592,11 @@ def _rebuild(
         diffs = _differences(run, study, seed, quick, config)
         if diffs:
             _refuse_changed(out, diffs)
-        files = dict(record.get("files") or {})
+        files = record.get("files")
+        if not isinstance(files, dict):
+            say(f"check  {rel} lists no files; stage {stage.name} will be redone")
+            continue
+        files = dict(files)
         problems = _verify(out, files)
         if problems:
             say(f"check  stage {stage.name}: {problems[0]}; it will be redone")
@@ -679,6 +700,10 @@ def run_study(
             diffs = _differences(manifest, study, seed, quick, config)
             if diffs:
                 _refuse_changed(out, diffs)
+            for name, rec in list(manifest["stages"].items()):  # a hand-edited record
+                if not isinstance(rec, dict) or not isinstance(rec.get("files", {}), dict):
+                    say(f"check  the manifest's record of stage {name} is malformed; redoing it")
+                    manifest["stages"][name] = {"status": "pending", "title": str(name)}
             redo = _check_files(out, manifest, study, say)
             manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
         elif st.kind == "damaged" and resume:
@@ -705,9 +730,11 @@ def _check_files(
         if not isinstance(rec, dict):
             continue
         complete = rec.get("status") == "complete"
-        if not complete and not rec.get("files"):
-            continue
         files = rec.get("files")
+        if not complete:
+            files = {**_read_journal(out, stage.name), **(files or {})}
+            if not files:
+                continue
         problems = _verify(out, files)
         if not problems:
             continue
@@ -719,6 +746,7 @@ def _check_files(
         else:
             say(f"check  unfinished stage {stage.name}: {problems[0]}{more}; starting it afresh")
         _remove(out, files)
+        _journal(out, stage.name).unlink(missing_ok=True)
         rec["files"] = {}
     return redo
 
@@ -778,12 +806,28 @@ def _execute(
                 for rel, r in (other.get("files") or {}).items()
                 if isinstance(r, Mapping)
             }
+            # files an earlier, unfinished attempt of this stage left (verified by --resume)
+            previous = {**_read_journal(out, stage.name), **(rec.get("files") or {})}
+            previous = {
+                rel: {"sha256": r["sha256"], "bytes": r.get("bytes")}
+                for rel, r in previous.items()
+                if isinstance(r, Mapping)
+                and isinstance(r.get("sha256"), str)
+                and (path := _safe_path(out, rel)) is not None
+                and path.is_file()
+            }
             t0 = time.perf_counter()
             rec.update(status="running", started_at=_now())
             for key in ("error", "traceback", "seconds", "finished_at"):
                 rec.pop(key, None)
             io.atomic_write_json(manifest_path, manifest)
-            with io.recording(out) as written:
+            journal = _journal(out, stage.name)
+
+            def note(written: dict, journal: Path = journal) -> None:
+                io.atomic_write_bytes(journal, json.dumps(written).encode(), record=False)
+
+            with io.recording(out, on_write=note) as written:
+                written.update(previous)
                 ctx = RunContext(
                     out,
                     config=config,
@@ -848,6 +892,7 @@ def _execute(
             rec.update(
                 status="complete", seconds=round(seconds, 3), finished_at=_now(), files=files
             )
+            journal.unlink(missing_ok=True)
             if old_files is not None and _data_files(old_files) != _data_files(files):
                 later = [
                     s.name
