@@ -190,3 +190,111 @@ def test_mnist_and_cifar_loaders(tmp_path):
         load_cifar10(tmp_path)
     with pytest.raises(FileNotFoundError):
         load_cifar10(tmp_path / "nope")
+
+
+# ----------------------------------------------------------------------------- hostile files
+def test_values_beyond_float32_are_refused_not_turned_into_inf(tmp_path):
+    big = np.array([[1.0, 1e300], [0.0, 2.0]])
+    for make in (
+        lambda: from_arrays(big),
+        lambda: Dataset(X=big, y=None, ids=np.array(["a", "b"])),
+    ):
+        with pytest.raises(ValueError, match="beyond float32"):
+            make()
+    np.savez(tmp_path / "big.npz", X=big)
+    with pytest.raises(ValueError, match="beyond float32"):
+        load_arrays(tmp_path / "big.npz")
+    ok = from_arrays(np.array([[1.0, 3e38]]))  # the largest float32 values still load
+    assert np.isfinite(ok.X).all()
+
+
+def test_garbage_and_truncated_array_files_name_themselves(tmp_path):
+    np.savez(tmp_path / "ok.npz", X=np.ones((50, 4)))
+    data = (tmp_path / "ok.npz").read_bytes()
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip at all")
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    np.save(tmp_path / "ok.npy", np.ones((50, 4)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "ok.npy").read_bytes()[:300])
+    for name in ("garbage.npz", "cut.npz", "cut.npy"):
+        with pytest.raises(ValueError, match=name):
+            load_arrays(tmp_path / name)
+
+
+def test_npz_member_declaring_more_than_it_holds_is_refused_before_allocating(tmp_path):
+    """A crafted member header (shape 10^12) must not allocate 8 TB before failing."""
+    import io
+    import zipfile
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (10**12,)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf:
+        zf.writestr("X.npy", buf.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"huge\.npz.*declares shape"):
+        load_arrays(tmp_path / "huge.npz")
+
+
+def _idx_bytes(arr, code=8):
+    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(">u1" if code == 8 else arr.dtype).tobytes()
+
+
+def _mnist_dir(path, images, labels, *, gz_images=False, image_bytes=None, label_bytes=None):
+    path.mkdir()
+    data = image_bytes if image_bytes is not None else _idx_bytes(images)
+    name = "train-images-idx3-ubyte" + (".gz" if gz_images else "")
+    (path / name).write_bytes(gzip.compress(data) if gz_images else data)
+    lab = label_bytes if label_bytes is not None else _idx_bytes(labels)
+    (path / "train-labels-idx1-ubyte").write_bytes(lab)
+    return path
+
+
+def test_mnist_gzip_bomb_stops_at_the_declared_size(tmp_path):
+    """Issue 13.7: a 1.5 MB gzip decompressed to 3.4 GB before the header was checked."""
+    import tracemalloc
+
+    imgs = np.zeros((2, 28, 28), dtype=np.uint8)
+    bomb = _idx_bytes(imgs) + b"\0" * (64 * 2**20)  # 64 MB of zeros after the declared data
+    d = _mnist_dir(tmp_path / "bomb", imgs, np.zeros(2, np.uint8), gz_images=True, image_bytes=bomb)
+    assert (d / "train-images-idx3-ubyte.gz").stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="longer than its header declares"):
+            load_mnist(d)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_mnist_hostile_headers_and_labels(tmp_path):
+    imgs = np.zeros((3, 28, 28), dtype=np.uint8)
+    good = np.array([1, 2, 3], dtype=np.uint8)
+    cases = {
+        "short-header": (_idx_bytes(imgs)[:6], None, r"train-images-idx3-ubyte is truncated"),
+        "no-images": (_idx_bytes(np.zeros((0, 28, 28), np.uint8)), None, "holds no images"),
+        "cut-data": (_idx_bytes(imgs)[:-10], None, r"truncated: its header declares shape"),
+        "too-long": (_idx_bytes(imgs) + b"\1", None, "longer than its header declares"),
+        "labels": (None, _idx_bytes(np.array([0, 11, 255], np.uint8)), r"labels in \[0, 255\]"),
+        "huge": (
+            bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**20, 2**12, 2**12),
+            None,
+            "more than the",
+        ),
+    }
+    for name, (img_bytes, lab_bytes, match) in cases.items():
+        d = _mnist_dir(tmp_path / name, imgs, good, image_bytes=img_bytes, label_bytes=lab_bytes)
+        with pytest.raises(ValueError, match=match):
+            load_mnist(d)
+
+
+def test_cifar_empty_batch_names_the_file(tmp_path):
+    (tmp_path / "test_batch.bin").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"test_batch\.bin is empty"):
+        load_cifar10(tmp_path, split="test")
+    rec = np.zeros((2, 3073), dtype=np.uint8)
+    rec[1, 0] = 12
+    rec.tofile(tmp_path / "test_batch.bin")
+    with pytest.raises(ValueError, match=r"test_batch\.bin holds labels up to 12"):
+        load_cifar10(tmp_path, split="test")

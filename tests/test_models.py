@@ -154,3 +154,94 @@ def test_cnn_trains_on_flat_digits():
         SmallCNN(seed=0), X, y, config={"epochs": 3, "batch_size": 32, "lr": 3e-3}, device="cpu"
     )
     assert h["train_acc"][-1] > 0.5
+
+
+# ----------------------------------------------------------------------------- hostile checkpoints
+def _crafted(path, config, tensors):
+    import json
+
+    from safetensors.torch import save as st_save
+
+    path.write_bytes(st_save(tensors, metadata={"config": json.dumps(config)}))
+    return path
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"kind": "mlp", "widths": [3, 5, 2]},
+        {"kind": "mlp", "widths": [4, 6, 6, 3], "init": "paper", "bias": False},
+        {"kind": "cnn"},
+        {
+            "kind": "cnn",
+            "side": 6,
+            "in_channels": 3,
+            "channels": [4, 5],
+            "hidden": 7,
+            "n_classes": 3,
+        },
+    ],
+)
+def test_expected_shapes_match_the_models_built(config):
+    from repgeo.models.checkpoints import expected_shapes
+    from repgeo.models.training import build_model
+
+    built = {k: tuple(v.shape) for k, v in build_model(config, seed=0).state_dict().items()}
+    assert expected_shapes(config) == built
+
+
+def test_crafted_checkpoint_is_refused_before_its_model_is_built(tmp_path, monkeypatch):
+    """Issue 13.7: a file declaring a [20000, 20000, 10] MLP with tiny tensors built the 1.85 GB
+    model (24 s) before noticing; now the header is compared first and nothing is built."""
+    import repgeo.models.training as training
+
+    built = []
+    real = training.build_model
+    monkeypatch.setattr(training, "build_model", lambda *a, **k: built.append(1) or real(*a, **k))
+    small = MLP([3, 4, 2], seed=0).state_dict()
+    path = _crafted(
+        tmp_path / "evil.safetensors", {"kind": "mlp", "widths": [20000, 20000, 10]}, small
+    )
+    with pytest.raises(ValueError, match=r"evil\.safetensors does not hold the weights"):
+        load_model(path)
+    assert built == []
+    # the same check when loading into a given model
+    with pytest.raises(ValueError, match=r"evil\.safetensors does not hold the weights"):
+        load_model(path, MLP([5, 4, 2], seed=0))
+
+
+def test_truncated_or_garbled_checkpoints_name_the_file(tmp_path):
+    from repgeo._io import DamagedFileError, sha256_bytes
+    from repgeo.models import save_model
+
+    path = save_model(MLP([3, 4, 2], seed=0), tmp_path / "epoch_00000.safetensors")
+    data = path.read_bytes()
+    for name, blob in {
+        "cut.safetensors": data[: len(data) - 7],
+        "tiny.safetensors": data[:5],
+        "header.safetensors": (10**9).to_bytes(8, "little") + data[8:],
+        "json.safetensors": data[:8] + b"{" * (len(data) - 8),
+    }.items():
+        (tmp_path / name).write_bytes(blob)
+        with pytest.raises(DamagedFileError, match=name.replace(".", r"\.")):
+            load_model(tmp_path / name)
+    load_model(path, sha256=sha256_bytes(data))
+    with pytest.raises(DamagedFileError, match="SHA-256"):
+        load_model(path, sha256="0" * 64)
+
+
+def test_load_checkpoints_expected_epochs_and_checksums(tmp_path):
+    from repgeo._io import DamagedFileError, sha256_file
+    from repgeo.models import load_checkpoints, save_model
+
+    for e in (0, 2, 4):
+        save_model(MLP([3, 4, 2], seed=e), tmp_path / f"epoch_{e:05d}.safetensors")
+    sums = {e: sha256_file(tmp_path / f"epoch_{e:05d}.safetensors") for e in (0, 2, 4)}
+    assert [e for e, _ in load_checkpoints(tmp_path, epochs=[0, 2, 4], checksums=sums)] == [0, 2, 4]
+    (tmp_path / "epoch_00002.safetensors").unlink()
+    assert [e for e, _ in load_checkpoints(tmp_path)] == [0, 4]  # a listing cannot tell
+    with pytest.raises(FileNotFoundError, match=r"epoch_00002\.safetensors \(epoch 2\) is missing"):
+        load_checkpoints(tmp_path, epochs=[0, 2, 4])
+    sums[4] = "f" * 64
+    with pytest.raises(DamagedFileError, match="epoch_00004"):
+        load_checkpoints(tmp_path, epochs=[0, 4], checksums=sums)

@@ -1,14 +1,24 @@
-"""Command line: ``repgeo run``, ``repgeo studies``, ``repgeo report``."""
+"""Command line: ``repgeo run``, ``repgeo studies``, ``repgeo report``, ``repgeo metrics``.
+
+Every command that can fail runs its body inside :func:`cli_errors` and takes ``--debug``
+(:data:`DEBUG_OPTION`): an error is one red line and an exit status (see :func:`exit_code`),
+and ``--debug`` prints the full traceback as well.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import shlex
 import sys
+import traceback
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="repgeo",
@@ -18,6 +28,76 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, soft_wrap=True)
+
+
+DEBUG_OPTION = typer.Option(False, "--debug", help="Print the full traceback of an error.")
+
+#: Exit statuses: done, a stage (or the report) failed, the invocation or system refused,
+#: interrupted by Ctrl-C.
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Refused(Exception):
+    """An invocation the command refuses (exit 2), raised by the commands themselves."""
+
+
+def _report_error() -> type:
+    from .runs import ReportError
+
+    return ReportError
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status for an error: 2 when the invocation or the system refused (bad
+    arguments or config, an existing, busy or foreign directory, a damaged file, any OS error
+    such as a read-only or full disk); 1 when the work itself failed (an exception inside a
+    stage, the report, or repgeo)."""
+    from ._io import DamagedFileError
+
+    if isinstance(exc, (OSError, DamagedFileError, _Refused)):
+        return EXIT_REFUSED
+    if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
+        return EXIT_FAILED
+    if isinstance(exc, (ValueError, TypeError, RuntimeError, LookupError)):
+        return EXIT_REFUSED  # raised before any stage ran: the invocation is at fault
+    return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    stage = getattr(exc, "repgeo_stage", None)
+    if stage:
+        return f"stage {stage!r} failed: {type(exc).__name__}: {text}"
+    if exit_code(exc) == EXIT_FAILED and not isinstance(exc, _report_error()):
+        return f"{type(exc).__name__}: {text}"
+    return text
+
+
+@contextlib.contextmanager
+def cli_errors(debug: bool = False) -> Iterator[None]:
+    """Turn an exception into one red line and :func:`exit_code` (with ``debug``, the full
+    traceback first); KeyboardInterrupt exits 130."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        code = exit_code(exc)
+        if debug:
+            console.print(escape("".join(traceback.format_exception(exc))), end="")
+        console.print(f"[red]error:[/red] {escape(_one_line(exc))}")
+        for note in getattr(exc, "__notes__", ()):
+            console.print(f"  {escape(str(note))}")
+        if code == EXIT_FAILED and not debug:
+            where = " (also in manifest.json)" if getattr(exc, "repgeo_stage", None) else ""
+            console.print(f"  add --debug to print the traceback{where}")
+        raise typer.Exit(code) from None
 
 
 class DeviceChoice(str, Enum):
@@ -35,6 +115,20 @@ def studies() -> None:
         typer.echo(f"{name:<18} {study.summary}")
 
 
+def _resume_command(
+    study: str, out: Path, seed: int, quick: bool, config: Path | None, device: str
+) -> str:
+    """The exact command line that completes this run (same study, directory, seed, options)."""
+    parts = ["repgeo", "run", study, "--out", str(out), "--seed", str(seed)]
+    if quick:
+        parts.append("--quick")
+    if config is not None:
+        parts += ["--config", str(config)]
+    if device != "auto":
+        parts += ["--device", device]
+    return shlex.join([*parts, "--resume"])
+
+
 @app.command()
 def run(
     study: str = typer.Argument("default", help="Study to run (see `repgeo studies`)."),
@@ -48,53 +142,63 @@ def run(
     quick: bool = typer.Option(False, "--quick", help="Reduced configuration (about a minute)."),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help="Where to compute."),
     resume: bool = typer.Option(
-        False, "--resume", help="Complete an interrupted run, skipping finished stages."
+        False,
+        "--resume",
+        help="Complete an interrupted run: finished stages whose files verify are kept, "
+        "damaged ones are redone.",
     ),
     force: bool = typer.Option(
-        False, "--force", help="Delete an existing run in --out and start over."
+        False,
+        "--force",
+        help="Delete repgeo's files of the run in --out and start over (refused for a "
+        "directory that is not a repgeo run).",
     ),
+    debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Run a study into its own directory and write report.html."""
-    from .runs import RunExistsError, load_config_file, run_study
+    """Run a study into its own directory and write report.html.
+
+    Exit status: 0 done; 1 a stage (or the report) failed, the traceback is in manifest.json;
+    2 the invocation or the system refused (bad config, existing or busy directory, read-only
+    or full disk, damaged file); 130 interrupted.
+    """
+    from .runs import load_config_file, run_study
     from .studies import get_study
 
-    try:
+    resume_cmd = None
+    with cli_errors(debug):
         st = get_study(study)
         overrides = load_config_file(config) if config is not None else None
         if out is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / f"{st.name}-{stamp}"
+        resume_cmd = _resume_command(study, out, seed, quick, config, device.value)
         console.print(
-            f"[bold]repgeo[/bold] running study [cyan]{st.name}[/cyan] into {out}{' (quick)' if quick else ''}"
+            f"[bold]repgeo[/bold] running study [cyan]{escape(st.name)}[/cyan] into "
+            f"{escape(str(out))}{' (quick)' if quick else ''}"
         )
-        report = run_study(
-            st,
-            out,
-            seed=seed,
-            quick=quick,
-            device=device.value,
-            config_overrides=overrides,
-            resume=resume,
-            force=force,
-            log=lambda msg: console.print(f"  {msg}"),
-        )
-    except KeyboardInterrupt:
-        console.print(
-            f"[yellow]interrupted[/yellow]: finished stages are kept; complete with\n  repgeo run {study} --out {out} --resume"
-            + (" --quick" if quick else "")
-        )
-        raise typer.Exit(130) from None
-    except (
-        RunExistsError,
-        FileNotFoundError,
-        NotADirectoryError,
-        ValueError,
-        TypeError,
-        RuntimeError,
-    ) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    console.print(f"[green]done[/green]. Report: {report.resolve()}")
+        try:
+            report = run_study(
+                st,
+                out,
+                seed=seed,
+                quick=quick,
+                device=device.value,
+                config_overrides=overrides,
+                resume=resume,
+                force=force,
+                log=lambda msg: console.print(f"  {escape(msg)}"),
+            )
+        except KeyboardInterrupt:
+            console.print(
+                "[yellow]interrupted[/yellow]: finished stages are kept; complete the run with\n"
+                f"  {escape(resume_cmd)}"
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
+                exc.add_note(f"after fixing the cause, complete the run with: {resume_cmd}")
+            raise
+    console.print(f"[green]done[/green]. Report: {escape(str(report.resolve()))}")
     typer.echo(str(report.resolve()))
 
 
@@ -118,14 +222,17 @@ def metrics(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory."), debug: bool = DEBUG_OPTION
+) -> None:
     """Re-render report.html of an existing run directory."""
     from .report import render_report
 
-    if not (run_dir / "manifest.json").exists():
-        console.print(f"[red]error:[/red] {run_dir} is not a repgeo run (no manifest.json).")
-        raise typer.Exit(2)
-    typer.echo(str(render_report(run_dir).resolve()))
+    with cli_errors(debug):
+        if not (run_dir / "manifest.json").is_file():
+            raise _Refused(f"{run_dir} is not a repgeo run (no manifest.json).")
+        path = render_report(run_dir)
+    typer.echo(str(path.resolve()))
 
 
 def main() -> None:  # pragma: no cover

@@ -26,7 +26,8 @@ class Dataset:
     Attributes
     ----------
     X : ndarray of shape (n_samples, n_features), float32
-        Inputs, flattened (images keep their shape in ``meta["input_shape"]``).
+        Inputs, flattened (images keep their shape in ``meta["input_shape"]``). Values beyond
+        float32's range are refused (:class:`ValueError`) rather than turned into inf.
     y : ndarray of shape (n_samples,), int64, or None
         Class labels.
     ids : ndarray of shape (n_samples,), str
@@ -48,7 +49,17 @@ class Dataset:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.X = np.asarray(check_array(self.X, name=f"{self.name}.X"), dtype=np.float32)
+        X = np.asarray(check_array(self.X, name=f"{self.name}.X"))
+        if X.dtype != np.float32 and X.size:
+            # validated as finite in its own dtype; float32 must hold it too (1e300 -> inf)
+            biggest = float(np.max(np.abs(X)))
+            if biggest > float(np.finfo(np.float32).max):
+                raise ValueError(
+                    f"{self.name}.X holds values up to {biggest:.3g} in magnitude, beyond float32 "
+                    f"(max {float(np.finfo(np.float32).max):.3g}), the dtype a Dataset stores; "
+                    "rescale the inputs."
+                )
+        self.X = X.astype(np.float32, copy=False)
         n = self.X.shape[0]
         if self.y is not None:
             self.y = check_labels(self.y, n_samples=n, name=f"{self.name}.y")

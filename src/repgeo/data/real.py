@@ -9,12 +9,14 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._backend import to_numpy
+from .._io import DamagedFileError, load_npz
 from .._validation import check_array, check_labels
 from .base import Dataset, make_ids
 
@@ -79,56 +81,126 @@ def from_arrays(
     return Dataset(X=X, y=y, ids=ids, name=name, meta={"input_shape": shape})
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` file, its header checked against the file's size before anything is read."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, dtype = reader(fh)
+            offset = fh.tell()
+    except (ValueError, EOFError, OSError) as exc:
+        raise DamagedFileError(path, f"it is not a valid .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path.name} holds object arrays; repgeo never unpickles files.")
+    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    have = path.stat().st_size - offset
+    if have != need:
+        what = "truncated" if have < need else "longer than its header declares"
+        raise DamagedFileError(
+            path, f"{what}: shape {shape} of {dtype} needs {need} bytes, it holds {have}"
+        )
+    return np.load(path, allow_pickle=False)
+
+
 def load_arrays(
     path: str | os.PathLike, *, x_key: str = "X", y_key: str | None = "y", ids_key: str = "ids"
 ) -> Dataset:
-    """Load a user's ``.npy`` (inputs only) or ``.npz`` (``X``, optional ``y`` and ``ids``) file."""
+    """Load a user's ``.npy`` (inputs only) or ``.npz`` (``X``, optional ``y`` and ``ids``) file.
+
+    Never unpickles; a truncated or garbage file raises :class:`repgeo._io.DamagedFileError`
+    (a ValueError) naming it, before any array larger than the file is allocated.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"array file {path} does not exist.")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return from_arrays(np.load(path, allow_pickle=False), name=path.stem)
-        if suffix != ".npz":
-            raise ValueError(f"array file must be .npy or .npz; got {path.name!r}.")
-        with np.load(path, allow_pickle=False) as data:
-            if x_key not in data.files:
-                raise ValueError(f"{path.name} has no array {x_key!r}; it holds {data.files}.")
-            X = data[x_key]
-            y = data[y_key] if y_key and y_key in data.files else None
-            ids = data[ids_key] if ids_key in data.files else None
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(
-                f"{path.name} holds object arrays; repgeo never unpickles files."
-            ) from exc
-        raise
+    if suffix == ".npy":
+        return from_arrays(_load_npy(path), name=path.stem)
+    if suffix != ".npz":
+        raise ValueError(f"array file must be .npy or .npz; got {path.name!r}.")
+    data = load_npz(path)
+    if x_key not in data:
+        raise ValueError(f"{path.name} has no array {x_key!r}; it holds {sorted(data)}.")
+    X = data[x_key]
+    y = data[y_key] if y_key and y_key in data else None
+    ids = data[ids_key] if ids_key in data else None
     return from_arrays(X, y, ids=ids, name=path.stem)
 
 
 # ---------------------------------------------------------------------------- MNIST (idx)
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+#: Largest IDX payload read (4 GiB): a bound on what a crafted header can make us allocate.
+MAX_IDX_BYTES = 2**32
+
+
 def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+def _read_at_most(fh: Any, n: int, path: Path) -> bytes:
+    """Read ``n`` bytes in chunks (memory grows with what the file really holds)."""
+    buf = bytearray()
+    try:
+        while len(buf) < n:
+            block = fh.read(min(n - len(buf), 1 << 24))
+            if not block:
+                break
+            buf += block
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path} cannot be read: {exc} (damaged gzip?).") from None
+    return bytes(buf)
+
+
 def _read_idx(path: Path) -> np.ndarray:
+    """An IDX array, streamed: the header is read first, then exactly the bytes it declares
+    (never more: a gzip bomb stops at the declared size), then the end of the file."""
     with _open(path) as fh:
-        header = fh.read(4)
-        if len(header) != 4 or header[0] != 0 or header[1] != 0:
+        header = _read_at_most(fh, 4, path)
+        if len(header) < 4:
+            raise ValueError(
+                f"{path} is truncated: {len(header)} bytes, shorter than an IDX header."
+            )
+        if header[0] != 0 or header[1] != 0:
             raise ValueError(f"{path.name} is not an IDX file (bad magic number).")
         dtype_code, ndim = header[2], header[3]
-        dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-        if dtype_code not in dtypes:
+        if dtype_code not in _IDX_TYPES:
             raise ValueError(f"{path.name}: unknown IDX data type 0x{dtype_code:02x}.")
-        dims = struct.unpack(f">{ndim}I", fh.read(4 * ndim))
-        data = np.frombuffer(fh.read(), dtype=dtypes[dtype_code])
-    expected = int(np.prod(dims))
-    if data.size != expected:
-        raise ValueError(
-            f"{path.name} is truncated: expected {expected} values for shape {dims}, got {data.size}."
-        )
-    return data.reshape(dims)
+        if not 1 <= ndim <= 4:
+            raise ValueError(f"{path} declares {ndim} dimensions; IDX images/labels have 1 to 4.")
+        raw_dims = _read_at_most(fh, 4 * ndim, path)
+        if len(raw_dims) < 4 * ndim:
+            raise ValueError(
+                f"{path} is truncated: its header declares {ndim} dimensions but ends after "
+                f"{len(raw_dims)} of their {4 * ndim} bytes."
+            )
+        dims = struct.unpack(f">{ndim}I", raw_dims)
+        dtype = np.dtype(_IDX_TYPES[dtype_code])
+        expected = 1
+        for d in dims:
+            expected *= d
+        nbytes = expected * dtype.itemsize
+        if nbytes > MAX_IDX_BYTES:
+            raise ValueError(
+                f"{path} declares shape {dims} ({nbytes} bytes), more than the {MAX_IDX_BYTES} "
+                "bytes repgeo reads from an IDX file."
+            )
+        data = _read_at_most(fh, nbytes, path)
+        if len(data) < nbytes:
+            raise ValueError(
+                f"{path} is truncated: its header declares shape {dims} ({nbytes} bytes of "
+                f"data), the file holds {len(data)}."
+            )
+        if _read_at_most(fh, 1, path):
+            raise ValueError(
+                f"{path} is longer than its header declares (shape {dims}, {nbytes} bytes of "
+                "data); it is not a valid IDX file."
+            )
+    return np.frombuffer(data, dtype=dtype).reshape(dims)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -157,10 +229,26 @@ def load_mnist(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
     prefix = "train" if split == "train" else "t10k"
-    images = _read_idx(_find(directory, f"{prefix}-images-idx3-ubyte"))
-    labels = _read_idx(_find(directory, f"{prefix}-labels-idx1-ubyte"))
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"MNIST files disagree: images {images.shape}, labels {labels.shape}.")
+    image_path = _find(directory, f"{prefix}-images-idx3-ubyte")
+    label_path = _find(directory, f"{prefix}-labels-idx1-ubyte")
+    images = _read_idx(image_path)
+    labels = _read_idx(label_path)
+    if images.ndim != 3:
+        raise ValueError(f"{image_path} holds shape {images.shape}; MNIST images are (n, h, w).")
+    if labels.ndim != 1:
+        raise ValueError(f"{label_path} holds shape {labels.shape}; MNIST labels are (n,).")
+    if len(images) == 0:
+        raise ValueError(f"{image_path} holds no images (its header declares 0).")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"MNIST files disagree: {image_path.name} has {len(images)} images, "
+            f"{label_path.name} {len(labels)} labels."
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(
+            f"{label_path} holds labels in [{labels.min()}, {labels.max()}] ({labels.dtype}); "
+            "MNIST labels are integers 0..9."
+        )
     X = images.reshape(len(images), -1).astype(np.float32)
     if scale:
         X /= 255.0
@@ -193,18 +281,24 @@ def load_cifar10(
     records = []
     for f in files:
         raw = np.fromfile(f, dtype=np.uint8)
+        if raw.size == 0:
+            raise ValueError(f"{f} is empty; a CIFAR-10 batch holds records of 3073 bytes.")
         if raw.size % 3073:
             raise ValueError(
-                f"{f.name} is not a CIFAR-10 binary batch (size {raw.size} not a multiple of 3073)."
+                f"{f} is not a CIFAR-10 binary batch (size {raw.size} not a multiple of 3073)."
             )
-        records.append(raw.reshape(-1, 3073))
+        rec = raw.reshape(-1, 3073)
+        if rec[:, 0].max() > 9:
+            raise ValueError(
+                f"{f} holds labels up to {rec[:, 0].max()}; CIFAR-10 labels are 0..9 (corrupt "
+                "file?)."
+            )
+        records.append(rec)
     data = np.concatenate(records)
     X = data[:, 1:].astype(np.float32)
     if scale:
         X /= 255.0
     y = data[:, 0].astype(np.int64)
-    if y.max() > 9:
-        raise ValueError("CIFAR-10 labels must be in 0..9; the files look corrupt.")
     return Dataset(
         X=X,
         y=y,

@@ -37,12 +37,13 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from .._backend import resolve_device
-from .._io import atomic_write_bytes
+from .._io import DamagedFileError, atomic_write_bytes, read_bytes
 
 __all__ = [
     "Step",
     "by_quantity",
     "check_checkpoints",
+    "expected_shapes",
     "hidden_layers",
     "list_checkpoints",
     "load_checkpoints",
@@ -63,25 +64,153 @@ def save_model(
     return atomic_write_bytes(path, st_save(state, metadata=meta))
 
 
+_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+_MAX_HEADER = 100 * 2**20
+
+
+def _header(path: Path, data: bytes) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Shapes and metadata from a safetensors header, checked against the file's size before
+    anything is allocated (:class:`DamagedFileError` names the file)."""
+    if len(data) < 8:
+        raise DamagedFileError(path, f"it holds {len(data)} bytes; not a safetensors file")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8 or n > _MAX_HEADER:
+        raise DamagedFileError(
+            path, f"its header claims {n} bytes but the file holds {len(data)} (truncated?)"
+        )
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DamagedFileError(path, "its safetensors header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise DamagedFileError(path, "its safetensors header is not a table")
+    meta = header.pop("__metadata__", None) or {}
+    body = len(data) - 8 - n
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, spec in header.items():
+        try:
+            shape = tuple(int(d) for d in spec["shape"])
+            begin, stop = (int(o) for o in spec["data_offsets"])
+            size = _DTYPE_BYTES[spec["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            raise DamagedFileError(path, f"tensor {key!r} has a malformed header entry") from None
+        numel = 1
+        for d in shape:
+            numel *= d
+        if (
+            min(shape, default=0) < 0
+            or not 0 <= begin <= stop <= body
+            or stop - begin != numel * size
+        ):
+            raise DamagedFileError(
+                path, f"tensor {key!r} declares shape {list(shape)} but the file does not hold it"
+            )
+        shapes[key] = shape
+    if not isinstance(meta, dict):
+        raise DamagedFileError(path, "its safetensors metadata is not a table")
+    return shapes, {str(k): str(v) for k, v in meta.items()}
+
+
+def expected_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """Parameter shapes of the reference model a ``config`` describes, computed without
+    building it (None for kinds it does not know); lets :func:`load_model` refuse a file
+    whose tensors do not match its declared model before allocating that model.
+
+    Examples
+    --------
+    >>> expected_shapes({"kind": "mlp", "widths": [3, 5, 2]})
+    {'fc1.weight': (5, 3), 'fc1.bias': (5,), 'out.weight': (2, 5), 'out.bias': (2,)}
+    """
+    try:
+        if config.get("kind") == "mlp":
+            widths = [int(w) for w in config["widths"]]
+            out: dict[str, tuple[int, ...]] = {}
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+                name = "out" if i == len(widths) - 1 else f"fc{i}"
+                out[f"{name}.weight"] = (b, a)
+                if config.get("bias", True):
+                    out[f"{name}.bias"] = (b,)
+            return out
+        if config.get("kind") == "cnn":
+            side = int(config.get("side", 8))
+            c_in = int(config.get("in_channels", 1))
+            c1, c2 = (int(c) for c in config.get("channels", (16, 32)))
+            hidden = int(config.get("hidden", 64))
+            n_out = int(config.get("n_classes", 10))
+            return {
+                "conv1.weight": (c1, c_in, 3, 3),
+                "conv1.bias": (c1,),
+                "conv2.weight": (c2, c1, 3, 3),
+                "conv2.bias": (c2,),
+                "fc.weight": (hidden, c2 * (side // 2) ** 2),
+                "fc.bias": (hidden,),
+                "out.weight": (n_out, hidden),
+                "out.bias": (n_out,),
+            }
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def _mismatch(path: Path, want: dict[str, tuple[int, ...]], have: dict[str, tuple[int, ...]]):
+    for key in sorted(set(want) | set(have)):
+        if want.get(key) != have.get(key):
+            return ValueError(
+                f"{path} does not hold the weights of its model: tensor {key!r} is "
+                f"{list(have[key]) if key in have else 'absent'} in the file, the model needs "
+                f"{list(want[key]) if key in want else 'none'}."
+            )
+    return None
+
+
 def load_model(
-    path: str | os.PathLike, model: nn.Module | None = None, *, device: str | torch.device = "cpu"
+    path: str | os.PathLike,
+    model: nn.Module | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    sha256: str | None = None,
 ) -> nn.Module:
-    """Load safetensors weights into ``model`` or into a model rebuilt from the file's config."""
+    """Load safetensors weights into ``model`` or into a model rebuilt from the file's config.
+
+    The file's header is checked against its size and against the declared model's shapes
+    before the model is built, so a crafted or damaged file fails fast and names itself
+    (:class:`repgeo._io.DamagedFileError`, a ValueError). With ``sha256`` (as a run records
+    it), the file's bytes are verified first.
+    """
     from .training import build_model
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist.")
-    data = path.read_bytes()
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
+    data = read_bytes(path, sha256=sha256)
+    shapes, meta = _header(path, data)
     if model is None:
         if "config" not in meta:
             raise ValueError(f"{path.name} carries no model config; pass the model to load into.")
-        model = build_model(json.loads(meta["config"]))
-    model.load_state_dict(st_load(data))
+        try:
+            config = json.loads(meta["config"])
+        except json.JSONDecodeError:
+            raise DamagedFileError(path, "its model config is not valid JSON") from None
+        if not isinstance(config, dict):
+            raise DamagedFileError(path, "its model config is not a table")
+        want = expected_shapes(config)
+        if want is not None and (err := _mismatch(path, want, shapes)):
+            raise err
+        try:
+            model = build_model(config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot rebuild its model from the config: {exc}") from None
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if err := _mismatch(path, want, shapes):
+        raise err
+    try:
+        state = st_load(data)
+    except Exception as exc:  # safetensors raises its own error type
+        raise DamagedFileError(path, f"its tensors cannot be read ({exc})") from None
+    model.load_state_dict(state)
     return model.to(resolve_device(device))
 
 
@@ -98,16 +227,46 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def load_checkpoints(
-    directory: str | os.PathLike, *, device: str | torch.device = "cpu"
+    directory: str | os.PathLike,
+    *,
+    device: str | torch.device = "cpu",
+    epochs: Sequence[int] | None = None,
+    checksums: Mapping[int, str | None] | None = None,
 ) -> list[tuple[int, nn.Module]]:
     """``[(epoch, model), ...]`` of every checkpoint in ``directory``, each in eval mode.
 
+    Parameters
+    ----------
+    directory : path
+        Folder of ``epoch_NNNNN.safetensors`` files.
+    device : str or torch.device, default="cpu"
+    epochs : sequence of int, optional
+        The epochs expected (a run's records): each must be there, or
+        :class:`FileNotFoundError` names the missing file; others in the folder are ignored.
+        Without it, the folder is listed.
+    checksums : mapping of int to str, optional
+        SHA-256 per epoch, verified before loading (:class:`repgeo._io.DamagedFileError`).
+
     Raises :class:`FileNotFoundError` when the folder holds no checkpoint.
     """
-    found = list_checkpoints(directory)
+    directory = Path(directory)
+    if epochs is None:
+        found = list_checkpoints(directory)
+    else:
+        found = [(int(e), directory / f"epoch_{int(e):05d}.safetensors") for e in sorted(epochs)]
+        for epoch, path in found:
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"checkpoint {path} (epoch {epoch}) is missing; the run recorded it. "
+                    "`repgeo run ... --resume` redoes the stage that wrote it."
+                )
     if not found:
         raise FileNotFoundError(f"no checkpoints (epoch_*.safetensors) under {directory}.")
-    return [(epoch, load_model(path, device=device).eval()) for epoch, path in found]
+    sums = dict(checksums or {})
+    return [
+        (epoch, load_model(path, device=device, sha256=sums.get(epoch)).eval())
+        for epoch, path in found
+    ]
 
 
 # ----------------------------------------------------------------------------- hidden layers

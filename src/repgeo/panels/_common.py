@@ -4,7 +4,8 @@ Stages never pass Python objects to each other; they go through the run director
 write and rebuild what the training stages of the default study (and of other studies) leave:
 
 * :func:`checkpoints` — ``[(epoch, model), ...]`` of a trained model (``checkpoints/<name>/``),
-  through the one loader :func:`repgeo.models.load_checkpoints`;
+  through the one loader :func:`repgeo.models.load_checkpoints`, the epochs and checksums
+  the run recorded;
 * :func:`save_datasets` / :func:`datasets` — the train / test (/ unseen) splits as
   :class:`repgeo.data.Dataset` (``arrays/<name>_data.npz``);
 * :func:`manifold_generator` — the class-manifold generator of a config section, rebuilt exactly.
@@ -90,11 +91,21 @@ def datasets(ctx: RunContext, name: str) -> dict[str, Dataset]:
 
 
 def checkpoints(ctx: RunContext, name: str) -> list[tuple[int, nn.Module]]:
-    """``[(epoch, model), ...]`` of model ``name``, each in eval mode on ``ctx.device``."""
+    """``[(epoch, model), ...]`` of model ``name``, each in eval mode on ``ctx.device``.
+
+    The epochs are the ones the run recorded (``manifest.json``), not a listing of the folder,
+    and each file is checked against its recorded SHA-256: a deleted or damaged checkpoint
+    stops the analysis with an error naming the file instead of silently changing it.
+    """
     folder = ctx.out / "checkpoints" / name
-    try:
-        return load_checkpoints(folder, device=ctx.device)
-    except FileNotFoundError:
+    expected = ctx.checkpoint_files(name)
+    if not expected:
         raise FileNotFoundError(
             f"no checkpoints for model {name!r} under {folder}; its training stage must run first."
-        ) from None
+        )
+    return load_checkpoints(
+        folder,
+        device=ctx.device,
+        epochs=[e for e, _, _ in expected],
+        checksums={e: sha for e, _, sha in expected},
+    )

@@ -2,20 +2,32 @@
 
 from .context import RunContext
 from .registry import REGISTRY, MetricSpec
-from .runner import RunExistsError, load_config_file, package_versions, run_study
-from .study import ConfigError, Panel, Stage, Study, check_config, deep_merge
+from .runner import (
+    ReportError,
+    RunExistsError,
+    RunLockedError,
+    is_run_manifest,
+    load_config_file,
+    package_versions,
+    run_study,
+)
+from .study import ConfigError, Option, Panel, Stage, Study, check_config, deep_merge
 
 __all__ = [
     "REGISTRY",
     "ConfigError",
     "MetricSpec",
+    "Option",
     "Panel",
+    "ReportError",
     "RunContext",
     "RunExistsError",
+    "RunLockedError",
     "Stage",
     "Study",
     "check_config",
     "deep_merge",
+    "is_run_manifest",
     "load_config_file",
     "package_versions",
     "run_study",
