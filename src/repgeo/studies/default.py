@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from .._io import read_json
 from ..data import load_digits, split_classes
 from ..features import extract
 from ..latent import pca_project
@@ -75,7 +74,7 @@ QUICK: dict[str, Any] = {
 
 
 def _history(ctx: RunContext, name: str) -> dict[str, Any]:
-    return read_json(ctx.out / "checkpoints" / name / "history.json")
+    return ctx.read_json(f"checkpoints/{name}/history.json")
 
 
 def train_manifold(ctx: RunContext) -> None:
