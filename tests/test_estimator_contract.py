@@ -144,6 +144,15 @@ SPECS: dict[str, Spec] = {
     "StitchingHead": Spec(target="labels"),
     "RidgeProbe": Spec(target="continuous"),
     "LatentAligner": Spec(target="embedding"),
+    # paired similarity estimators: y is the second representation; score(X, y) is the metric
+    # of new data computed afresh (like CKA.score), so it needs no fit
+    "CCA": Spec(target="embedding", unfitted_ok=("score",)),
+    "SVCCA": Spec(target="embedding", unfitted_ok=("score",)),
+    "PWCCA": Spec(target="embedding", unfitted_ok=("score",)),
+    "RSA": Spec(target="embedding", unfitted_ok=("score",)),
+    "ShapeDistance": Spec(target="embedding"),
+    "StreamingCKA": Spec(target="embedding"),
+    "StreamingRateReduction": Spec(target="labels"),
     # scorers
     "InvarianceRatio": Spec(params={"generator": _generator()}),
     "FewShotEvaluator": Spec(params={"n_way": 3, "n_episodes": 50}),
@@ -407,6 +416,8 @@ CHECK_INSTANCES: dict[str, Callable[[type], Any]] = {
     "AnchorSelector": lambda c: c(n_anchors=3),
     "LevinaBickel": lambda c: c(k=5),
     "DiffusionSpectralEntropy": lambda c: c(n_repetitions=1),
+    # the correlation distance of rows with one feature (a 1-D y) is undefined (constant rows)
+    "RSA": lambda c: c(metric="euclidean"),
 }
 
 # Checks every estimator fails because of repgeo's validation (repgeo._validation), by design
@@ -426,6 +437,11 @@ _ONE_D = {
     "(n,)', not sklearn's 'Reshape your data'",
 }
 
+_SCORE_AFRESH = {
+    "check_n_features_in_after_fitting": "score(X, y) is the similarity of a new pair computed "
+    "afresh (a metric of its input, not a prediction), so it accepts any number of features",
+}
+
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "CodingRateReduction": {
         **_VALIDATION,
@@ -443,6 +459,13 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "LatentAligner": {**_VALIDATION, **_ONE_SAMPLE, **_ONE_D},
     "SimHash": {**_VALIDATION, **_ONE_D},
     "RidgeProbe": {**_VALIDATION, **_ONE_SAMPLE, **_ONE_D},
+    "CCA": {**_VALIDATION, **_ONE_SAMPLE, **_ONE_D, **_SCORE_AFRESH},
+    "SVCCA": {**_VALIDATION, **_ONE_SAMPLE, **_SCORE_AFRESH},
+    "PWCCA": {**_VALIDATION, **_ONE_SAMPLE, **_SCORE_AFRESH},
+    "RSA": {**_VALIDATION, **_ONE_SAMPLE, **_SCORE_AFRESH},
+    "ShapeDistance": {**_VALIDATION, **_ONE_SAMPLE, **_ONE_D},
+    "StreamingCKA": _VALIDATION,
+    "StreamingRateReduction": _VALIDATION,
     "StitchingHead": {
         **_VALIDATION,
         **_ONE_D,

@@ -229,3 +229,49 @@ def test_bad_options():
     for keep in (0.0, 1.5):
         with pytest.raises(ValueError, match="keep"):
             svcca(X, Y, keep=keep)
+
+
+def test_one_column_y_gives_the_multiple_correlation():
+    """CCA of X with one variable y: the single ρ is the multiple correlation R = √(R² of OLS)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 4))
+    y = X @ rng.normal(size=4) + rng.normal(size=200)
+    A = np.column_stack([np.ones(200), X])
+    resid = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    R = np.sqrt(1 - resid @ resid / np.sum((y - y.mean()) ** 2))
+    est = CCA().fit(X, y)  # a 1-D y is one column
+    assert est.correlations_.shape == (1,)
+    assert est.correlations_[0] == pytest.approx(R, abs=1e-12)
+    np.testing.assert_array_equal(est.correlations_, CCA().fit(X, y[:, None]).correlations_)
+    for cls in (SVCCA, PWCCA):
+        assert cls().fit(X, y).score_ == pytest.approx(R, abs=1e-12)
+    assert est.n_features_in_ == 4
+
+
+def test_transform_score_and_fit_transform_follow_sklearn():
+    X, Y = correlated()
+    est = CCA().fit(X, Y)
+    U, V = est.transform(X, Y)
+    np.testing.assert_array_equal(est.transform(X), U)  # y is optional
+    U2, V2 = CCA().fit_transform(X, Y)  # sklearn's CCA convention: the pair
+    np.testing.assert_allclose(U2, U, atol=1e-12)
+    np.testing.assert_allclose(V2, V, atol=1e-12)
+    # score: the metric of new data afresh, no fit needed, the estimator unchanged
+    assert CCA().score(X, Y) == pytest.approx(float(np.mean(qr_reference(X, Y))), abs=1e-12)
+    assert est.score(X[:100, :3], Y[:100]) == pytest.approx(
+        float(np.mean(qr_reference(X[:100, :3], Y[:100]))), abs=1e-12
+    )
+    assert est.n_features_in_ == 6 and est.n_samples_ == 300
+    assert SVCCA().score(X, Y) == pytest.approx(svcca(X, Y), abs=1e-15)
+    assert PWCCA().score(X, Y) == pytest.approx(pwcca(X, Y), abs=1e-15)
+    # float32 tensors in, float32 tensors out
+    Ut = est.transform(torch.from_numpy(X).float())
+    assert isinstance(Ut, torch.Tensor) and Ut.dtype == torch.float32
+    np.testing.assert_allclose(Ut.numpy(), U, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="y has 3 features, but CCA is expecting 4"):
+        est.transform(X, Y[:, :3])
+    with pytest.raises(ValueError, match="X has 3 features, but CCA is expecting 6"):
+        est.transform(X[:, :3])
+    for cls in (CCA, SVCCA, PWCCA):
+        with pytest.raises(ValueError, match="requires y"):
+            cls().fit(X, None)

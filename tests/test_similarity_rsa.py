@@ -138,3 +138,16 @@ def test_bad_input():
         compare_rdms(np.ones((3, 2)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="same number"):
         compare_rdms(np.arange(4.0), np.arange(5.0))
+
+
+def test_estimator_one_column_y_and_score_afresh():
+    X, Y = pair(n=30)
+    y = Y[:, 0]
+    ref = stats.spearmanr(pdist(X), pdist(y[:, None])).statistic  # |y_i − y_j| as its RDM
+    est = RSA(metric="euclidean").fit(X, y)
+    assert est.score_ == pytest.approx(ref, abs=1e-12)
+    assert est.n_features_in_ == 7 and est.n_pairs_ == 30 * 29 // 2
+    assert RSA().score(X, Y) == pytest.approx(rsa(X, Y), abs=1e-15)  # no fit needed
+    assert RSA()(X, Y) == RSA().fit(X, Y).score_
+    with pytest.raises(ValueError, match="requires y"):
+        RSA().fit(X, None)

@@ -157,3 +157,28 @@ def test_bad_input():
         shape_distance(np.ones(30), Y)
     with pytest.raises(ValueError, match="zero variance"):
         ShapeDistance().fit(X, np.ones_like(Y))
+
+
+def test_transform_keeps_the_input_kind_and_is_what_distance_compares():
+    X, Y = pair(n=120)
+    est = ShapeDistance(alpha=0.5).fit(X, Y)
+    Xa, Ya = est.transform(X, Y)
+    np.testing.assert_array_equal(est.transform(X), Xa)  # y is optional
+    np.testing.assert_array_equal(est.fit_transform(X, Y), Xa)  # sklearn: fit(X, y).transform(X)
+    # the angle between the transformed sides is the fitted distance, which is the function's
+    cos = np.sum(Xa * Ya) / np.linalg.norm(Xa) / np.linalg.norm(Ya)
+    assert np.arccos(cos) == pytest.approx(reference(X, Y, 0.5), abs=1e-8)
+    Xt = est.transform(torch.from_numpy(X).float(), align=False)
+    assert isinstance(Xt, torch.Tensor) and Xt.dtype == torch.float32
+    np.testing.assert_allclose(Xt.numpy(), est.transform(X, align=False), rtol=1e-4, atol=1e-5)
+    # a distance: no `score` (scikit-learn's model selection would maximise it)
+    assert not hasattr(est, "score") and est.n_features_in_ == 5
+    assert ShapeDistance()(X, Y) == pytest.approx(shape_distance(X, Y), abs=1e-15)
+    # a 1-D y is one column: the same as passing it as (n, 1)
+    d1 = ShapeDistance().fit(X, Y[:, 0]).distance_
+    assert d1 == ShapeDistance().fit(X, Y[:, :1]).distance_
+    assert d1 == pytest.approx(reference(X, Y[:, :1], 1.0), abs=1e-10)
+    with pytest.raises(ValueError, match="y has 3 features, but ShapeDistance is expecting 7"):
+        est.distance(X, Y[:, :3])
+    with pytest.raises(ValueError, match="requires y"):
+        ShapeDistance().fit(X, None)

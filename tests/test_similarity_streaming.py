@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from repgeo.coding import coding_rate_reduction
 from repgeo.latent import linear_cka
@@ -99,7 +100,7 @@ def test_accumulator_contract():
     acc.update(X, Y)
     with pytest.raises(ValueError, match="widths"):
         acc.update(X[:, :3], Y)
-    assert acc.reset().update(X[:20], Y[:20]).n_samples_seen_ == 20
+    assert acc.fit(X[:20], Y[:20]).n_samples_seen_ == 20
     assert clone(acc).get_params() == {"estimator": "full", "kernel": "linear", "sigma": None}
     assert StreamingCKA.higher_is_better and StreamingRateReduction.higher_is_better
     assert acc.partial_fit(X[20:], Y[20:]).compute() == pytest.approx(linear_cka(X, Y), abs=1e-12)
@@ -165,3 +166,36 @@ def test_adapters_say_what_is_missing_without_torchmetrics():
         pytest.skip("torchmetrics is installed")
     with pytest.raises(ImportError, match="torchmetrics"):
         torchmetrics_cka()
+
+
+def test_fit_starts_afresh_and_partial_fit_accumulates():
+    X, Y = data(n=120)
+    for kw in ({"estimator": "full"}, {}):
+        acc = StreamingCKA(**kw)
+        with pytest.raises(NotFittedError):
+            acc.compute()
+        for s in range(0, 120, 40):
+            acc.partial_fit(X[s : s + 40], Y[s : s + 40])
+        fresh = StreamingCKA(**kw).fit(X[:40], Y[:40])
+        assert acc.fit(X[:40], Y[:40]).compute() == fresh.compute()  # fit forgot the rest
+        assert acc.n_samples_seen_ == 40 and acc.n_features_in_ == 6
+    assert StreamingCKA(estimator="full").fit(X, Y).compute() == pytest.approx(
+        linear_cka(X, Y), abs=1e-12
+    )
+    # a 1-D y is one column
+    one = StreamingCKA(estimator="full").fit(X, Y[:, 0]).compute()
+    assert one == pytest.approx(linear_cka(X, Y[:, :1]), abs=1e-12)
+    with pytest.raises(ValueError, match="y has 3 features, but StreamingCKA is expecting 4"):
+        StreamingCKA().fit(X, Y).partial_fit(X, Y[:, :3])
+    y = np.random.default_rng(3).integers(0, 3, size=120)
+    rr = StreamingRateReduction()
+    with pytest.raises(NotFittedError):
+        rr.compute()
+    rr.partial_fit(X[:60], y[:60]).update(X[60:], y[60:])  # update is partial_fit
+    assert rr.compute() == pytest.approx(coding_rate_reduction(X, y), abs=1e-10)
+    assert rr.fit(X[:60], y[:60]).n_samples_seen_ == 60 and rr.n_features_in_ == 6
+    assert rr.compute() == pytest.approx(coding_rate_reduction(X[:60], y[:60]), abs=1e-10)
+    with pytest.raises(ValueError, match="X has 5 features, but StreamingRateReduction"):
+        rr.partial_fit(X[:, :5], y)
+    with pytest.raises(ValueError, match="requires y"):
+        rr.fit(X, None)

@@ -1,7 +1,10 @@
 """Shared private helpers of the paired-comparison modules (CCA family, shape metrics).
 
 * :func:`check_paired` — the public-boundary validation of two representations of the same
-  samples (through :mod:`repgeo._validation`);
+  samples (through :mod:`repgeo._validation`); :func:`check_target` and :func:`check_width` do
+  the same for the estimators, whose second representation is scikit-learn's ``y``;
+* :class:`_PairedEstimator` — the base of the paired estimators (``fit(X, y)`` with ``y`` the
+  second representation; scikit-learn tags saying that ``y`` is required and may be 2-D);
 * :func:`joint_r` — the triangular factor R of the column-centred ``[X_c, Y_c]`` by a chunked
   (tall-skinny) QR: ``[X_c, Y_c] = Q R`` with Q orthonormal and never formed, so ``X_c = Q A``
   and ``Y_c = Q B`` with ``A = R[:, :p]``, ``B = R[:, p:]``. Everything the CCA family needs
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from sklearn.base import BaseEstimator
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import check_array, check_consistent_length
@@ -29,6 +33,52 @@ def check_paired(X: Any, Y: Any, *, min_samples: int = 2) -> tuple[Any, Any]:
     Y = check_array(Y, name="Y", min_samples=min_samples)
     check_consistent_length(X, Y, names=["X", "Y"])
     return X, Y
+
+
+def check_target(y: Any, owner: str, *, min_samples: int = 2) -> Any:
+    """Validate an estimator's ``y`` (the second representation); a 1-D ``y`` is one column."""
+    if y is None:
+        raise ValueError(
+            f"{owner} requires y to be passed, but the target y is None (give the second "
+            "representation of the same samples, one row per sample)."
+        )
+    Y = check_array(y, name="y", ndim=(1, 2), min_samples=min_samples, shape_hint="(n_samples, q)")
+    return Y.reshape(-1, 1) if Y.ndim == 1 else Y
+
+
+def check_width(
+    Z: Any, expected: int, owner: str, name: str = "X", why: str = "(as in fit)."
+) -> None:
+    """scikit-learn's message when ``Z`` has another width than the one fitted."""
+    if Z.shape[1] != expected:
+        raise ValueError(
+            f"{name} has {Z.shape[1]} features, but {owner} is expecting {expected} features "
+            f"as input {why}"
+        )
+
+
+class _PairedEstimator(BaseEstimator):
+    """Base of the paired estimators: ``fit(X, y)`` on rows ``X[i] ↔ y[i]``.
+
+    ``y`` is the second representation (scikit-learn's name for what ``fit`` pairs ``X`` with),
+    required, of shape (n_samples, q) or (n_samples,). Calling the object, ``est(X, y)``, gives
+    the metric of new data computed afresh (:meth:`_metric`), so an instance is a metric usable
+    by :func:`repgeo.latent.similarity_matrix` and :mod:`repgeo.latent.uncertainty`.
+    """
+
+    higher_is_better: bool | None = True
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the second representation
+        tags.target_tags.multi_output = True
+        return tags
+
+    def __call__(self, X: Any, y: Any) -> float:
+        return float(self._metric(X, y))
+
+    def _metric(self, X: Any, y: Any) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def column_means(Zt: torch.Tensor) -> torch.Tensor:

@@ -53,12 +53,19 @@ import warnings
 from typing import Any
 
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import to_torch
-from .._validation import check_array, check_scalar
-from ._paired import check_paired, joint_r, orthonormal_basis
+from .._validation import check_array, check_consistent_length, check_scalar
+from ._paired import (
+    _PairedEstimator,
+    check_paired,
+    check_target,
+    check_width,
+    joint_r,
+    orthonormal_basis,
+)
 
 __all__ = ["CCA", "PWCCA", "SVCCA", "cca", "pwcca", "svcca"]
 
@@ -294,20 +301,13 @@ pwcca.higher_is_better = True  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------- estimators
-class _PairedScorer(BaseEstimator):
-    """Base of the paired scorers: ``fit(X, Y)`` stores ``score_``; calling scores new data."""
+class CCA(TransformerMixin, _PairedEstimator):
+    """Canonical correlation analysis as a fitted estimator: a **similarity**, higher is better.
 
-    higher_is_better = True
-
-    def __call__(self, X: Any, Y: Any) -> float:
-        return float(self._score(X, Y))
-
-    def _score(self, X: Any, Y: Any) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class CCA(_PairedScorer):
-    """Canonical correlation analysis as a fitted estimator (similarity: higher is better).
+    ``fit(X, y)`` pairs rows ``X[i] ↔ y[i]``: ``y`` is the second representation (the name
+    scikit-learn gives what ``fit`` pairs ``X`` with). :meth:`score` (or calling the object)
+    gives the mean canonical correlation of new data computed afresh, like :class:`CKA`;
+    :meth:`transform` applies the fitted canonical directions.
 
     Parameters
     ----------
@@ -332,6 +332,10 @@ class CCA(_PairedScorer):
         √λ₊, Wachter's upper edge: about the largest correlation two *independent* Gaussian
         representations of these ranks and n would reach. Correlations near it mean nothing.
     n_samples_ : int
+    n_features_in_ : int
+        ``p``, the width of ``X``.
+    higher_is_better : bool
+        ``True`` (class attribute): the correlations are similarities in [0, 1].
 
     Examples
     --------
@@ -345,17 +349,34 @@ class CCA(_PairedScorer):
     >>> U, V = est.transform(X, Y)
     >>> bool(np.isclose(U[:, 0] @ V[:, 0], est.correlations_[0]))
     True
+    >>> bool(np.isclose(est.score(X, Y), est.score_))
+    True
     """
+
+    higher_is_better = True
 
     def __init__(self, *, regularization: float = 0.0) -> None:
         self.regularization = regularization
 
-    def fit(self, X: Any, Y: Any) -> CCA:
-        """Fit on paired rows ``X[i] ↔ Y[i]``; returns ``self``."""
+    def fit(self, X: Any, y: Any) -> CCA:
+        """Fit on paired rows ``X[i] ↔ y[i]``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,)
+            The second representation of the same samples (1-D: one column).
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, name="X", min_samples=2)
+        Y = check_target(y, "CCA")
         res, n = _cca(X, Y, self.regularization)
         _warn_trivial(res, n)
-        Xt, _ = to_torch(check_array(X, name="X"))
-        Yt, _ = to_torch(check_array(Y, name="Y"))
+        Xt, _ = to_torch(X)
+        Yt, _ = to_torch(Y)
         self.correlations_ = res["rho"].cpu().numpy()
         self.score_ = float(self.correlations_.mean())
         self.x_weights_ = res["wx"].cpu().numpy()
@@ -368,30 +389,66 @@ class CCA(_PairedScorer):
         self.n_features_in_ = int(Xt.shape[1])
         return self
 
-    def transform(self, X: Any, Y: Any) -> tuple[Any, Any]:
-        """Canonical variates ``((X − x̄) W_x, (Y − ȳ) W_y)``, each of X's / Y's kind."""
-        check_is_fitted(self, "x_weights_")
-        X, Y = check_paired(X, Y, min_samples=1)
-        out = []
-        for Z, mean, W, name in (
-            (X, self.x_mean_, self.x_weights_, "X"),
-            (Y, self.y_mean_, self.y_weights_, "Y"),
-        ):
-            if Z.shape[1] != W.shape[0]:
-                raise ValueError(
-                    f"{name} must have {W.shape[0]} features (as in fit); got {Z.shape[1]}."
-                )
-            Zt, back = to_torch(Z)
-            Wt = torch.as_tensor(W, device=Zt.device)
-            out.append(back((Zt.to(_F64) - torch.as_tensor(mean, device=Zt.device)) @ Wt))
-        return out[0], out[1]
+    def transform(self, X: Any, y: Any = None) -> Any:
+        """Canonical variates of new rows under the fitted directions.
 
-    def _score(self, X: Any, Y: Any) -> float:
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,), optional
+
+        Returns
+        -------
+        U : ndarray or Tensor of shape (n_samples, r)
+            ``(X − x_mean_) @ x_weights_``, same kind and dtype as ``X``; or, when ``y`` is
+            given, the pair ``(U, V)`` with ``V = (y − y_mean_) @ y_weights_`` of ``y``'s kind
+            (scikit-learn's ``CCA.transform`` convention).
+        """
+        check_is_fitted(self, "x_weights_")
+        X = check_array(X, name="X")
+        check_width(X, self.x_weights_.shape[0], "CCA")
+        if y is None:
+            return self._variates(X, self.x_mean_, self.x_weights_)
+        Y = check_target(y, "CCA", min_samples=1)
+        check_consistent_length(X, Y, names=["X", "y"])
+        check_width(Y, self.y_weights_.shape[0], "CCA", name="y")
+        return (
+            self._variates(X, self.x_mean_, self.x_weights_),
+            self._variates(Y, self.y_mean_, self.y_weights_),
+        )
+
+    def fit_transform(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """Fit, then the canonical variates of the fitting rows: ``(U, V)``.
+
+        scikit-learn's ``CCA.fit_transform(X, y)`` convention: the same as
+        ``fit(X, y).transform(X, y)``.
+        """
+        return self.fit(X, y).transform(X, y)
+
+    @staticmethod
+    def _variates(Z: Any, mean: Any, W: Any) -> Any:
+        Zt, back = to_torch(Z)
+        Wt = torch.as_tensor(W, device=Zt.device)
+        return back((Zt.to(_F64) - torch.as_tensor(mean, device=Zt.device)) @ Wt)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Mean canonical correlation of ``X`` and ``y``, computed afresh; higher is better.
+
+        A metric of its input, not a prediction: it needs no prior :meth:`fit`, leaves this
+        estimator unchanged and accepts any widths (as :func:`cca`).
+        """
+        return self._metric(X, y)
+
+    def _metric(self, X: Any, y: Any) -> float:
+        Y = check_target(y, "CCA")
         return float(cca(X, Y, regularization=self.regularization).mean())
 
 
-class SVCCA(_PairedScorer):
-    """SVCCA similarity as a fitted estimator (higher is better); see :func:`svcca`.
+class SVCCA(_PairedEstimator):
+    """SVCCA as a fitted estimator: a **similarity** in [0, 1], higher is better; see :func:`svcca`.
+
+    ``fit(X, y)`` pairs rows ``X[i] ↔ y[i]`` (``y`` the second representation); :meth:`score`
+    (or calling the object) computes the SVCCA of new data afresh.
 
     Parameters
     ----------
@@ -408,6 +465,9 @@ class SVCCA(_PairedScorer):
         Singular directions kept on each side.
     variance_kept_x_, variance_kept_y_ : float
         Fraction of each side's variance they explain.
+    n_samples_, n_features_in_ : int
+    higher_is_better : bool
+        ``True`` (class attribute).
 
     Examples
     --------
@@ -420,12 +480,16 @@ class SVCCA(_PairedScorer):
     (3, 1.0, True)
     """
 
+    higher_is_better = True
+
     def __init__(self, *, keep: float = 0.99, regularization: float = 0.0) -> None:
         self.keep = keep
         self.regularization = regularization
 
-    def fit(self, X: Any, Y: Any) -> SVCCA:
-        """Fit on paired rows; returns ``self``."""
+    def fit(self, X: Any, y: Any) -> SVCCA:
+        """Fit on paired rows ``X[i] ↔ y[i]`` (``y`` of shape (n, q) or (n,)); returns ``self``."""
+        X = check_array(X, name="X", min_samples=2)
+        Y = check_target(y, "SVCCA")
         res, n = _svcca(X, Y, self.keep, self.regularization)
         _warn_trivial(res, n)
         self.correlations_ = res["rho"].cpu().numpy()
@@ -433,14 +497,24 @@ class SVCCA(_PairedScorer):
         self.n_components_x_, self.n_components_y_ = res["n_x"], res["n_y"]
         self.variance_kept_x_, self.variance_kept_y_ = res["kept_x"], res["kept_y"]
         self.n_samples_ = n
+        self.n_features_in_ = int(X.shape[1])
         return self
 
-    def _score(self, X: Any, Y: Any) -> float:
+    def score(self, X: Any, y: Any) -> float:
+        """SVCCA of ``X`` and ``y`` computed afresh (needs no :meth:`fit`); higher is better."""
+        return self._metric(X, y)
+
+    def _metric(self, X: Any, y: Any) -> float:
+        Y = check_target(y, "SVCCA")
         return svcca(X, Y, keep=self.keep, regularization=self.regularization)
 
 
-class PWCCA(_PairedScorer):
-    """PWCCA similarity as a fitted estimator (higher is better); see :func:`pwcca`.
+class PWCCA(_PairedEstimator):
+    """PWCCA as a fitted estimator: a **similarity** in [0, 1], higher is better; see :func:`pwcca`.
+
+    ``fit(X, y)`` pairs rows ``X[i] ↔ y[i]`` (``y`` the second representation; ``X``'s side
+    sets the weights); :meth:`score` (or calling the object) computes the PWCCA of new data
+    afresh.
 
     Parameters
     ----------
@@ -453,6 +527,9 @@ class PWCCA(_PairedScorer):
     correlations_ : ndarray
     weights_ : ndarray
         The projection weights α_i (sum to 1), X's side.
+    n_samples_, n_features_in_ : int
+    higher_is_better : bool
+        ``True`` (class attribute).
 
     Examples
     --------
@@ -464,11 +541,15 @@ class PWCCA(_PairedScorer):
     (1.0, 1.0)
     """
 
+    higher_is_better = True
+
     def __init__(self, *, regularization: float = 0.0) -> None:
         self.regularization = regularization
 
-    def fit(self, X: Any, Y: Any) -> PWCCA:
-        """Fit on paired rows; returns ``self``."""
+    def fit(self, X: Any, y: Any) -> PWCCA:
+        """Fit on paired rows ``X[i] ↔ y[i]`` (``y`` of shape (n, q) or (n,)); returns ``self``."""
+        X = check_array(X, name="X", min_samples=2)
+        Y = check_target(y, "PWCCA")
         res, n = _cca(X, Y, self.regularization)
         _warn_trivial(res, n)
         w = _pwcca_weights(res)
@@ -476,7 +557,13 @@ class PWCCA(_PairedScorer):
         self.weights_ = w.cpu().numpy()
         self.score_ = float((w * res["rho"]).sum())
         self.n_samples_ = n
+        self.n_features_in_ = int(X.shape[1])
         return self
 
-    def _score(self, X: Any, Y: Any) -> float:
+    def score(self, X: Any, y: Any) -> float:
+        """PWCCA of ``X`` and ``y`` computed afresh (needs no :meth:`fit`); higher is better."""
+        return self._metric(X, y)
+
+    def _metric(self, X: Any, y: Any) -> float:
+        Y = check_target(y, "PWCCA")
         return pwcca(X, Y, regularization=self.regularization)

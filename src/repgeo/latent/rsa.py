@@ -52,7 +52,7 @@ from .._validation import (
     check_positive_int,
     check_random_state,
 )
-from .cca import _PairedScorer
+from ._paired import _PairedEstimator, check_target
 
 __all__ = ["RDM_COMPARISONS", "RDM_METRICS", "RSA", "compare_rdms", "rdm", "rsa"]
 
@@ -388,8 +388,12 @@ rsa.higher_is_better = True  # type: ignore[attr-defined]
 compare_rdms.higher_is_better = True  # type: ignore[attr-defined]
 
 
-class RSA(_PairedScorer):
-    """RSA similarity as an estimator (higher is better); see :func:`rsa`.
+class RSA(_PairedEstimator):
+    """RSA as an estimator: a **similarity** in [−1, 1], higher is better; see :func:`rsa`.
+
+    ``fit(X, y)`` pairs rows ``X[i] ↔ y[i]`` (``y`` the second representation of the same
+    conditions) and stores the RSA similarity with how many pairs it used; :meth:`score` (or
+    calling the object) computes the RSA of new data afresh, like :class:`CKA`.
 
     Parameters
     ----------
@@ -406,6 +410,10 @@ class RSA(_PairedScorer):
         Pairs in each RDM, n(n − 1)/2.
     n_pairs_used_ : int
         Pairs the comparison used (``n_pairs_`` unless subsampled by ``max_pairs``).
+    n_features_in_ : int
+        The width of ``X``.
+    higher_is_better : bool
+        ``True`` (class attribute).
 
     Examples
     --------
@@ -416,6 +424,8 @@ class RSA(_PairedScorer):
     >>> round(est.score_, 6), est.n_pairs_, RSA.higher_is_better
     (1.0, 1225, True)
     """
+
+    higher_is_better = True
 
     def __init__(
         self,
@@ -430,17 +440,35 @@ class RSA(_PairedScorer):
         self.max_pairs = max_pairs
         self.random_state = random_state
 
-    def fit(self, X: Any, Y: Any) -> RSA:
-        """Fit on paired rows ``X[i] ↔ Y[i]``; returns ``self``."""
+    def fit(self, X: Any, y: Any) -> RSA:
+        """Fit on paired rows ``X[i] ↔ y[i]``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_conditions, p)
+        y : array_like or Tensor of shape (n_conditions, q) or (n_conditions,)
+            The second representation of the same conditions (1-D: one column).
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, name="X", min_samples=3)
+        Y = check_target(y, "RSA", min_samples=3)
         self.score_, self.n_pairs_, self.n_pairs_used_ = _rsa(
             X, Y, self.metric, self.compare, self.max_pairs, self.random_state
         )
+        self.n_features_in_ = int(X.shape[1])
         return self
 
-    def _score(self, X: Any, Y: Any) -> float:
+    def score(self, X: Any, y: Any) -> float:
+        """RSA of ``X`` and ``y`` computed afresh (needs no :meth:`fit`); higher is better."""
+        return self._metric(X, y)
+
+    def _metric(self, X: Any, y: Any) -> float:
         return rsa(
             X,
-            Y,
+            check_target(y, "RSA", min_samples=3),
             metric=self.metric,
             compare=self.compare,
             max_pairs=self.max_pairs,

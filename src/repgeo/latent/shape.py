@@ -47,13 +47,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import to_torch
-from .._validation import check_choice, check_scalar
-from ._paired import check_paired, joint_r, orthonormal_basis
+from .._validation import check_array, check_choice, check_consistent_length, check_scalar
+from ._paired import (
+    _PairedEstimator,
+    check_paired,
+    check_target,
+    check_width,
+    joint_r,
+    orthonormal_basis,
+)
 from .alignment import orthogonal_procrustes
-from .cca import _PairedScorer
 
 __all__ = ["SHAPE_METHODS", "ShapeDistance", "shape_distance"]
 
@@ -133,12 +140,15 @@ def shape_distance(X: Any, Y: Any, *, alpha: float = 1.0, method: str = "angular
 shape_distance.higher_is_better = False  # type: ignore[attr-defined]
 
 
-class ShapeDistance(_PairedScorer):
-    """Shape distance as a fitted estimator (lower is better): the netrep-style metric.
+class ShapeDistance(TransformerMixin, _PairedEstimator):
+    """Shape distance as a fitted estimator: a **distance**, lower is better (netrep-style).
 
-    ``fit`` learns each side's centring and partial whitening and the rotation between them;
-    :meth:`transform` applies them to new (e.g. held-out) rows and :meth:`distance` scores
-    them, so the distance can be cross-validated as in netrep.
+    ``fit(X, y)`` pairs rows ``X[i] ↔ y[i]`` (``y`` the second representation) and learns each
+    side's centring and partial whitening and the rotation between them; :meth:`transform`
+    applies them to new (e.g. held-out) rows and :meth:`distance` scores them, so the distance
+    can be cross-validated as in netrep. Calling the object, ``est(X, y)``, gives
+    :func:`shape_distance` of new data computed afresh. There is deliberately no ``score``
+    method: scikit-learn's model selection maximises ``score``, and this is a distance.
 
     Parameters
     ----------
@@ -157,6 +167,10 @@ class ShapeDistance(_PairedScorer):
     rotation_ : ndarray of shape (m, m)
         Orthogonal Procrustes map of the preprocessed X onto the preprocessed Y
         (:func:`repgeo.latent.alignment.orthogonal_procrustes`; minimum-norm if rank-deficient).
+    n_features_in_ : int
+        ``p``, the width of ``X``.
+    higher_is_better : bool
+        ``False`` (class attribute): a distance, 0 for identical shapes.
 
     Examples
     --------
@@ -177,9 +191,22 @@ class ShapeDistance(_PairedScorer):
         self.alpha = alpha
         self.method = method
 
-    def fit(self, X: Any, Y: Any) -> ShapeDistance:
-        """Fit on paired rows ``X[i] ↔ Y[i]``; returns ``self``."""
+    def fit(self, X: Any, y: Any) -> ShapeDistance:
+        """Fit on paired rows ``X[i] ↔ y[i]``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,)
+            The second representation of the same samples (1-D: one column).
+
+        Returns
+        -------
+        self
+        """
         alpha = _check(self.alpha, self.method)
+        X = check_array(X, name="X", min_samples=2)
+        Y = check_target(y, "ShapeDistance")
         X, Y = check_paired(X, Y)
         A, B, n = joint_r(X, Y)
         m = max(A.shape[1], B.shape[1])
@@ -193,38 +220,67 @@ class ShapeDistance(_PairedScorer):
             means.append(Zt.to(_F64).mean(0).to(F.device))
         self.x_mean_, self.y_mean_ = (mu.cpu().numpy() for mu in means)
         self.x_whitener_, self.y_whitener_ = (W.cpu().numpy() for W in whiteners)
-        Xw, Yw = self.transform(X, Y, align=False)
+        Xw = self._preprocess(X, self.x_mean_, self.x_whitener_)
+        Yw = self._preprocess(Y, self.y_mean_, self.y_whitener_)
         self.rotation_ = np.asarray(orthogonal_procrustes(Xw, Yw), dtype=np.float64)
         self.distance_ = self.score_ = shape_distance(X, Y, alpha=alpha, method=self.method)
         self.n_features_in_ = int(A.shape[1])
         return self
 
-    def transform(self, X: Any, Y: Any, *, align: bool = True) -> tuple[Any, Any]:
-        """Preprocess (centre, whiten, pad) new rows with the fitted maps; rotate X onto Y.
+    @staticmethod
+    def _preprocess(Z: Any, mu: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Centre and whiten with fitted maps: a float64 NumPy array of shape (n, m)."""
+        Zt, _ = to_torch(Z)
+        return (Zt.to(_F64).cpu().numpy() - mu) @ W
 
-        Returns ``(X̃ Q, Ỹ)`` (or ``(X̃, Ỹ)`` with ``align=False``), float64 NumPy arrays of
-        shape (n, max(p, q)).
+    def _aligned(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``(X̃ Q, Ỹ)`` in float64 NumPy (the numbers :meth:`distance` compares)."""
+        check_is_fitted(self, "rotation_")
+        X = check_array(X, name="X")
+        Y = check_target(Y, "ShapeDistance", min_samples=1)
+        check_consistent_length(X, Y, names=["X", "y"])
+        check_width(X, self.x_whitener_.shape[0], "ShapeDistance")
+        check_width(Y, self.y_whitener_.shape[0], "ShapeDistance", name="y")
+        Xa = self._preprocess(X, self.x_mean_, self.x_whitener_) @ self.rotation_
+        return Xa, self._preprocess(Y, self.y_mean_, self.y_whitener_)
+
+    def transform(self, X: Any, y: Any = None, *, align: bool = True) -> Any:
+        """Preprocess new rows with the fitted maps (centre, whiten, zero-pad); rotate X onto y.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,), optional
+        align : bool, default=True
+            Apply the fitted rotation to X's side.
+
+        Returns
+        -------
+        X_shape : ndarray or Tensor of shape (n_samples, max(p, q))
+            ``X̃ Q`` (``X̃`` with ``align=False``), same kind, dtype and device as ``X``; or,
+            when ``y`` is given, the pair ``(X̃ Q, ỹ)``, the second of ``y``'s kind.
         """
-        check_is_fitted(self, "x_whitener_")
-        X, Y = check_paired(X, Y, min_samples=1)
-        out = []
-        for Z, mu, W, name in (
-            (X, self.x_mean_, self.x_whitener_, "X"),
-            (Y, self.y_mean_, self.y_whitener_, "Y"),
-        ):
-            if Z.shape[1] != W.shape[0]:
-                raise ValueError(
-                    f"{name} must have {W.shape[0]} features (as in fit); got {Z.shape[1]}."
-                )
-            Zt, _ = to_torch(Z)
-            out.append((Zt.to(_F64).cpu().numpy() - mu) @ W)
-        if align and hasattr(self, "rotation_"):
-            out[0] = out[0] @ self.rotation_
-        return out[0], out[1]
+        check_is_fitted(self, "rotation_")
+        X = check_array(X, name="X")
+        check_width(X, self.x_whitener_.shape[0], "ShapeDistance")
+        _, back_x = to_torch(X)
+        Xw = self._preprocess(X, self.x_mean_, self.x_whitener_)
+        Xa = back_x(torch.from_numpy(Xw @ self.rotation_ if align else Xw))
+        if y is None:
+            return Xa
+        Y = check_target(y, "ShapeDistance", min_samples=1)
+        check_consistent_length(X, Y, names=["X", "y"])
+        check_width(Y, self.y_whitener_.shape[0], "ShapeDistance", name="y")
+        _, back_y = to_torch(Y)
+        return Xa, back_y(torch.from_numpy(self._preprocess(Y, self.y_mean_, self.y_whitener_)))
 
-    def distance(self, X: Any, Y: Any) -> float:
-        """Distance between new paired rows under the fitted preprocessing and rotation."""
-        Xa, Ya = self.transform(X, Y)
+    def distance(self, X: Any, y: Any) -> float:
+        """Distance between new paired rows under the fitted preprocessing and rotation.
+
+        A distance (lower is better), with this estimator's ``method``; on the fitting rows it
+        equals ``distance_``.
+        """
+        Xa, Ya = self._aligned(X, y)
         nx, ny = np.linalg.norm(Xa), np.linalg.norm(Ya)
         if self.method == "angular":
             if nx == 0 or ny == 0:
@@ -234,5 +290,6 @@ class ShapeDistance(_PairedScorer):
             return float(np.arccos(np.clip(np.sum(Xa * Ya) / (nx * ny), -1.0, 1.0)))
         return float(np.linalg.norm(Xa - Ya) / math.sqrt(Xa.shape[0]))
 
-    def _score(self, X: Any, Y: Any) -> float:
+    def _metric(self, X: Any, y: Any) -> float:
+        Y = check_target(y, "ShapeDistance")
         return shape_distance(X, Y, alpha=self.alpha, method=self.method)

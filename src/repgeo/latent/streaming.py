@@ -1,7 +1,10 @@
 """Streaming (minibatch) similarity and coding-rate accumulators, with torchmetrics adapters.
 
-Activations of a large evaluation set rarely fit in memory at once. The accumulators here take
-batches with ``update(...)`` and give the value with ``compute()``:
+Activations of a large evaluation set rarely fit in memory at once. The accumulators here are
+incremental scikit-learn estimators (like ``IncrementalPCA``): ``partial_fit(X, y)`` adds a batch
+(``update`` is the same, torchmetrics' name), ``fit(X, y)`` starts afresh from one batch, and
+``compute()`` gives the value of everything seen so far (it is a method, not an attribute, so that
+ΔR's log-determinants are not recomputed after every batch):
 
 * :class:`StreamingCKA` with ``estimator="minibatch"`` — the minibatch CKA of Nguyen, Raghu &
   Kornblith (2021): the *unbiased* HSIC (Song et al. 2012) of each batch is averaged over
@@ -41,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import to_torch
 from .._validation import (
@@ -51,6 +55,7 @@ from .._validation import (
     check_positive_int,
     check_scalar,
 )
+from ._paired import check_target, check_width
 from .similarity import hsic
 
 __all__ = [
@@ -65,12 +70,14 @@ __all__ = [
 CKA_ESTIMATORS = ("minibatch", "full")
 _F64 = torch.float64
 _MIN_BATCH = 4  # the unbiased HSIC divides by n (n - 3)
+_SAME_WIDTHS = "(batch widths must stay those of the first batch)."
+_NOT_FITTED = "no batch seen yet: call fit or partial_fit(X, y) first (%(name)s is not fitted)."
 
 
 def _batch(X: Any, Y: Any) -> tuple[torch.Tensor, torch.Tensor]:
     X = check_array(X, name="X")
-    Y = check_array(Y, name="Y")
-    check_consistent_length(X, Y, names=["X", "Y"])
+    Y = check_target(Y, "StreamingCKA", min_samples=1)
+    check_consistent_length(X, Y, names=["X", "y"])
     Xt, _ = to_torch(X)
     Yt, _ = to_torch(Y)
     return Xt.to(_F64), Yt.to(device=Xt.device, dtype=_F64)
@@ -109,8 +116,19 @@ def _check_cka_options(estimator: Any, kernel: Any, sigma: Any) -> None:
         check_scalar(sigma, "sigma", min_val=0.0, include_min=False)
 
 
+def _forget(est: Any, names: tuple[str, ...]) -> None:
+    """Drop an accumulator's state (``fit`` starts afresh)."""
+    for name in names:
+        est.__dict__.pop(name, None)
+
+
 class StreamingCKA(BaseEstimator):
-    """CKA accumulated over batches of paired rows (higher is better).
+    """CKA accumulated over batches of paired rows: a **similarity**, higher is better.
+
+    An incremental estimator in scikit-learn's sense (like ``IncrementalPCA``):
+    :meth:`partial_fit` adds a batch of paired rows ``X[i] ↔ y[i]`` (``y`` the second
+    representation), :meth:`fit` starts afresh from one batch, and :meth:`compute` gives the CKA
+    of everything seen so far. ``update`` is the torchmetrics name of :meth:`partial_fit`.
 
     Parameters
     ----------
@@ -130,6 +148,10 @@ class StreamingCKA(BaseEstimator):
         Unbiased-HSIC terms averaged (``"minibatch"``).
     n_dropped_ : int
         Rows held back (fewer than 4 since the last term) and not yet counted.
+    n_features_in_ : int
+        The width of ``X`` (fixed by the first batch).
+    higher_is_better : bool
+        ``True`` (class attribute): :meth:`compute` is a similarity.
 
     Examples
     --------
@@ -141,13 +163,13 @@ class StreamingCKA(BaseEstimator):
     >>> Y = np.tanh(X @ rng.normal(size=(8, 5)))
     >>> full, mb = StreamingCKA(estimator="full"), StreamingCKA()
     >>> for s in range(0, 1000, 128):                      # the last batch has 104 rows
-    ...     _ = full.update(X[s : s + 128], Y[s : s + 128])    # update returns the accumulator
-    ...     _ = mb.update(X[s : s + 128], Y[s : s + 128])
+    ...     _ = full.partial_fit(X[s : s + 128], Y[s : s + 128])    # returns the estimator
+    ...     _ = mb.partial_fit(X[s : s + 128], Y[s : s + 128])
     >>> bool(np.isclose(full.compute(), linear_cka(X, Y)))
     True
     >>> bool(abs(mb.compute() - linear_cka(X, Y, unbiased=True)) < 0.05)
     True
-    >>> tiny = StreamingCKA().update(X[:2], Y[:2]).update(X[2:5], Y[2:5])   # 2 + 3 rows: merged
+    >>> tiny = StreamingCKA().fit(X[:2], Y[:2]).partial_fit(X[2:5], Y[2:5])   # 2 + 3 rows: merged
     >>> tiny.n_batches_, tiny.n_dropped_
     (1, 0)
     """
@@ -161,38 +183,47 @@ class StreamingCKA(BaseEstimator):
         self.kernel = kernel
         self.sigma = sigma
 
-    def reset(self) -> StreamingCKA:
-        """Forget every batch; returns ``self``."""
-        for name in (
-            "_sums",
-            "_buf",
-            "_shift",
-            "_mom",
-            "n_samples_seen_",
-            "n_batches_",
-            "n_dropped_",
-        ):
-            self.__dict__.pop(name, None)
-        return self
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the second representation
+        tags.target_tags.multi_output = True
+        return tags
 
-    def _init(self, p: int, q: int) -> None:
+    def fit(self, X: Any, y: Any) -> StreamingCKA:
+        """Forget every earlier batch and add this one; returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,)
+            The second representation of the same rows (1-D: one column).
+        """
+        _forget(self, ("_sums", "_buf", "_mom", "_dims", "n_samples_seen_", "n_batches_",
+                       "n_dropped_", "n_features_in_"))  # fmt: skip
+        return self.partial_fit(X, y)
+
+    def _start(self, p: int, q: int) -> None:
         _check_cka_options(self.estimator, self.kernel, self.sigma)
         self.n_samples_seen_, self.n_batches_, self.n_dropped_ = 0, 0, 0
+        self.n_features_in_ = p
         self._sums = torch.zeros(3, dtype=_F64)
         self._buf: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._mom: dict[str, torch.Tensor] | None = None
         self._dims = (p, q)
 
-    def update(self, X: Any, Y: Any) -> StreamingCKA:
-        """Add a batch of paired rows (any number >= 1); returns ``self``."""
-        Xt, Yt = _batch(X, Y)
+    def partial_fit(self, X: Any, y: Any) -> StreamingCKA:
+        """Add a batch of paired rows (any number >= 1); returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, p)
+        y : array_like or Tensor of shape (n_samples, q) or (n_samples,)
+        """
+        Xt, Yt = _batch(X, y)
         if not hasattr(self, "_sums"):
-            self._init(Xt.shape[1], Yt.shape[1])
-        if (Xt.shape[1], Yt.shape[1]) != self._dims:
-            raise ValueError(
-                f"batch widths must stay {self._dims} (X, Y) as in the first batch; "
-                f"got ({Xt.shape[1]}, {Yt.shape[1]})."
-            )
+            self._start(Xt.shape[1], Yt.shape[1])
+        for Z, name, width in ((Xt, "X", self._dims[0]), (Yt, "y", self._dims[1])):
+            check_width(Z, width, "StreamingCKA", name, _SAME_WIDTHS)
         if self.estimator == "full":
             self._update_full(Xt, Yt)
             return self
@@ -210,7 +241,9 @@ class StreamingCKA(BaseEstimator):
         self.n_dropped_ = 0
         return self
 
-    partial_fit = update
+    def update(self, X: Any, y: Any) -> StreamingCKA:
+        """Same as :meth:`partial_fit` (the torchmetrics name); returns ``self``."""
+        return self.partial_fit(X, y)
 
     def _update_full(self, X: torch.Tensor, Y: torch.Tensor) -> None:
         if self._mom is None:
@@ -232,9 +265,17 @@ class StreamingCKA(BaseEstimator):
         self.n_samples_seen_ += X.shape[0]
 
     def compute(self) -> float:
-        """The CKA of everything seen so far."""
-        if not hasattr(self, "_sums"):
-            raise ValueError("no batch seen yet: call update(X, Y) first.")
+        """The CKA of everything seen so far (a similarity; higher is better).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before the first :meth:`fit` / :meth:`partial_fit`.
+        ValueError
+            When no term can be computed yet (fewer than 4 rows for ``"minibatch"``, fewer
+            than 2 for ``"full"``) or a side has zero variance.
+        """
+        check_is_fitted(self, "n_samples_seen_", msg=_NOT_FITTED)
         if self.estimator == "full":
             n, m = self.n_samples_seen_, self._mom
             if n < 2:
@@ -251,9 +292,6 @@ class StreamingCKA(BaseEstimator):
             )
         hxy, hxx, hyy = (float(v) for v in self._sums)
         return _cka_ratio(hxy, hxx, hyy)
-
-    def __repr__(self) -> str:
-        return f"StreamingCKA(estimator={self.estimator!r}, kernel={self.kernel!r})"
 
 
 # ----------------------------------------------------------------------------- ΔR
@@ -278,8 +316,8 @@ def _delta_r(G: torch.Tensor, grams: torch.Tensor, counts: torch.Tensor, eps2: f
     return r - rc
 
 
-def _normalised_rows(Z: Any) -> torch.Tensor:
-    Z = check_array(Z, name="Z")
+def _normalised_rows(Z: Any, name: str = "X") -> torch.Tensor:
+    Z = check_array(Z, name=name)
     Zt, _ = to_torch(Z)
     Zt = Zt.to(_F64)
     return Zt / torch.linalg.vector_norm(Zt, dim=1, keepdim=True).clamp_min(1e-300)
@@ -288,8 +326,14 @@ def _normalised_rows(Z: Any) -> torch.Tensor:
 class StreamingRateReduction(BaseEstimator):
     """MCR² rate reduction ΔR accumulated over batches of (features, labels); exact.
 
-    Equals :func:`repgeo.coding.coding_rate_reduction` ``(Z, labels, eps2=eps2)`` (rows
-    L2-normalised) of all rows seen. Higher is better.
+    Equals :func:`repgeo.coding.coding_rate_reduction` ``(X, y, eps2=eps2)`` (rows
+    L2-normalised) of all rows seen. ΔR scores one representation given its labels (it is
+    neither a similarity nor a distance between two); **higher is better**.
+
+    An incremental estimator in scikit-learn's sense (like ``IncrementalPCA``):
+    :meth:`partial_fit` adds a batch, :meth:`fit` starts afresh from one batch, and
+    :meth:`compute` gives ΔR of everything seen so far. ``update`` is the torchmetrics name of
+    :meth:`partial_fit`.
 
     Parameters
     ----------
@@ -301,6 +345,10 @@ class StreamingRateReduction(BaseEstimator):
     n_samples_seen_ : int
     classes_ : ndarray
         Labels seen so far.
+    n_features_in_ : int
+        The width of ``X`` (fixed by the first batch).
+    higher_is_better : bool
+        ``True`` (class attribute).
 
     Examples
     --------
@@ -311,7 +359,7 @@ class StreamingRateReduction(BaseEstimator):
     >>> Z, y = rng.normal(size=(600, 12)), rng.integers(0, 3, size=600)
     >>> acc = StreamingRateReduction()
     >>> for s in range(0, 600, 100):
-    ...     _ = acc.update(Z[s : s + 100], y[s : s + 100])
+    ...     _ = acc.partial_fit(Z[s : s + 100], y[s : s + 100])
     >>> bool(np.isclose(acc.compute(), coding_rate_reduction(Z, y)))
     True
     """
@@ -321,25 +369,40 @@ class StreamingRateReduction(BaseEstimator):
     def __init__(self, *, eps2: float = 0.5) -> None:
         self.eps2 = eps2
 
-    def reset(self) -> StreamingRateReduction:
-        """Forget every batch; returns ``self``."""
-        for name in ("_G", "_grams", "n_samples_seen_", "classes_"):
-            self.__dict__.pop(name, None)
-        return self
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the class labels
+        return tags
 
-    def update(self, Z: Any, labels: Any) -> StreamingRateReduction:
-        """Add a batch of rows ``Z`` (n, d) with integer ``labels`` (n,); returns ``self``."""
+    def fit(self, X: Any, y: Any) -> StreamingRateReduction:
+        """Forget every earlier batch and add this one; returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like or Tensor of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+            Integer class labels.
+        """
+        _forget(self, ("_G", "_grams", "n_samples_seen_", "classes_", "n_features_in_"))
+        return self.partial_fit(X, y)
+
+    def partial_fit(self, X: Any, y: Any) -> StreamingRateReduction:
+        """Add a batch of rows ``X`` (n, d) with integer labels ``y`` (n,); returns ``self``."""
         check_scalar(self.eps2, "eps2", min_val=0.0, include_min=False)
-        z = _normalised_rows(Z)
-        y = check_labels(labels, n_samples=z.shape[0], name="labels")
-        if not hasattr(self, "_G"):
+        z = _normalised_rows(X)
+        if y is None:
+            raise ValueError(
+                "StreamingRateReduction requires y to be passed, but the target y is None "
+                "(give the integer class label of every row)."
+            )
+        y = check_labels(y, n_samples=z.shape[0], name="y")
+        if hasattr(self, "_G"):
+            check_width(z, self._G.shape[0], "StreamingRateReduction", "X", _SAME_WIDTHS)
+        else:
             self._G = torch.zeros(z.shape[1], z.shape[1], dtype=_F64, device=z.device)
             self._grams: dict[int, list[Any]] = {}
             self.n_samples_seen_ = 0
-        if z.shape[1] != self._G.shape[0]:
-            raise ValueError(
-                f"Z must keep {self._G.shape[0]} features as in the first batch; got {z.shape[1]}."
-            )
+            self.n_features_in_ = int(z.shape[1])
         self._G += z.T @ z
         for c in np.unique(y):
             zc = z[torch.as_tensor(y == c, device=z.device)]
@@ -350,12 +413,19 @@ class StreamingRateReduction(BaseEstimator):
         self.classes_ = np.array(sorted(self._grams))
         return self
 
-    partial_fit = update
+    def update(self, X: Any, y: Any) -> StreamingRateReduction:
+        """Same as :meth:`partial_fit` (the torchmetrics name); returns ``self``."""
+        return self.partial_fit(X, y)
 
     def compute(self) -> float:
-        """ΔR (nats) of everything seen so far."""
-        if not hasattr(self, "_G"):
-            raise ValueError("no batch seen yet: call update(Z, labels) first.")
+        """ΔR (nats) of everything seen so far; higher is better.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before the first :meth:`fit` / :meth:`partial_fit`.
+        """
+        check_is_fitted(self, "n_samples_seen_", msg=_NOT_FITTED)
         grams = torch.stack([self._grams[c][0] for c in self.classes_])
         counts = torch.tensor([self._grams[c][1] for c in self.classes_], dtype=_F64)
         return _delta_r(self._G, grams, counts, float(self.eps2))
@@ -471,7 +541,7 @@ def torchmetrics_rate_reduction() -> type:
             self.add_state("counts", default=torch.zeros(k, dtype=_F64), dist_reduce_fx="sum")
 
         def update(self, z: torch.Tensor, labels: torch.Tensor) -> None:
-            zt = _normalised_rows(z).to(self.gram.device)
+            zt = _normalised_rows(z, name="z").to(self.gram.device)
             y = check_labels(labels, n_samples=zt.shape[0], name="labels")
             k, d = self.grams.shape[0], self.gram.shape[0]
             if zt.shape[1] != d:
