@@ -18,7 +18,7 @@ import torch
 
 from .._backend import chunk_rows, iter_chunks, to_torch
 from .._validation import check_array, check_positive_int, check_scalar
-from .graph import DiffusionGraph
+from .graph import DiffusionGraph, _normalise
 from .heat import _columns
 
 __all__ = ["diffusion_map", "euclidean_distances", "shortest_path_distances"]
@@ -186,12 +186,14 @@ def shortest_path_distances(graph: DiffusionGraph, X: Any, *, rows: Any = None) 
     cols = _columns(graph, rows)
     idx = graph.knn_indices
     n, k = idx.shape
+    Xs, e = _normalise(X)  # path lengths in units of 2^e: no overflow at any scale
     r = np.repeat(np.arange(n), k)
     c = idx.ravel()
-    w = np.linalg.norm(X[r] - X[c], axis=1)
-    G = sp.coo_matrix((np.maximum(w, 1e-12), (r, c)), shape=(n, n)).tocsr()
+    w = np.linalg.norm(Xs[r] - Xs[c], axis=1)
+    # an explicit zero would drop the edge: duplicates get a length far below any other
+    G = sp.coo_matrix((np.maximum(w, 1e-300), (r, c)), shape=(n, n)).tocsr()
     G = G.maximum(G.T)
-    D = dijkstra(G, directed=False, indices=cols)
+    D = np.ldexp(dijkstra(G, directed=False, indices=cols), e)
     return graph.back(torch.from_numpy(D))
 
 

@@ -34,7 +34,9 @@ estimated and ``DSE = log2 Z − S / Z``, with a standard error. Two operators:
   row, found through :func:`repgeo.neighbors.knn` in row chunks), a sparse matrix. The kernel
   mass it drops is measured exactly on 256 sampled rows and returned as
   ``result.dropped_kernel_mass``; above 1 % the estimate is biased (a warning is issued and kept
-  in ``result.warnings``). Memory ``≈ 40 · nnz`` bytes while it is built.
+  in ``result.warnings``). Memory: the budget for the chunked neighbour search plus the matrix
+  (``≈ 36 · nnz`` bytes while it is built and symmetrised, predicted from the sampled rows
+  beforehand; more than the budget is refused).
 * ``operator="dense"``: the exact kernel applied matrix-free, rows re-evaluated in chunks
   (``O(n² d)`` work per product, memory within the budget). Never lossy; slow on CPUs at large
   ``n``.
@@ -73,7 +75,14 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from .._backend import chunk_rows, get_memory_budget, iter_chunks, to_numpy, to_torch
+from .._backend import (
+    chunk_rows,
+    get_memory_budget,
+    iter_chunks,
+    memory_budget,
+    to_numpy,
+    to_torch,
+)
 from .._validation import (
     check_array,
     check_choice,
@@ -85,6 +94,7 @@ from .._validation import (
     torch_generator,
 )
 from ..neighbors import knn
+from .graph import _normalise
 
 __all__ = [
     "DSEAccuracyWarning",
@@ -214,6 +224,9 @@ def gaussian_bandwidth(
 ) -> float:
     """Resolve a Gaussian bandwidth ``σ`` for ``X`` (see the module docstring).
 
+    The data are centred and scaled by a power of two first, so ``σ`` scales exactly with the
+    data at any magnitude (``1e-300`` to ``1e300``).
+
     Parameters
     ----------
     X : array_like of shape (n_samples, n_features)
@@ -239,19 +252,40 @@ def gaussian_bandwidth(
     X = check_array(X, name="X", min_samples=2)
     if isinstance(bandwidth, str):
         check_choice(bandwidth, "bandwidth", ("median", "knn"))
-        Xt, _ = to_torch(X, dtype=torch.float64)
-        if bandwidth == "median":
-            sigma = _median_pairwise(Xt, check_random_state(random_state))
-        else:
-            k = check_positive_int(k, "k", max_val=X.shape[0] - 1)
-            d, _ = knn(np.asarray(to_numpy(X), dtype=np.float64), k)
-            sigma = float(np.median(d[:, k - 1]))
-        if not sigma > 0:
-            raise ValueError(
-                f"the {bandwidth!r} bandwidth of X is 0 (duplicated points); pass a positive float."
-            )
-        return sigma
+        Xs, e = _normalise(np.asarray(to_numpy(X), dtype=np.float64))
+        return float(
+            np.ldexp(_scaled_bandwidth(torch.from_numpy(Xs), bandwidth, k, random_state), e)
+        )
     return float(check_scalar(bandwidth, "bandwidth", min_val=0.0, include_min=False))
+
+
+def _scaled_bandwidth(Xs: torch.Tensor, bandwidth: str, k: int, random_state: Any) -> float:
+    """A data-driven bandwidth of normalised data (see :func:`repgeo.diffusion.graph._normalise`)."""
+    if bandwidth == "median":
+        sigma = _median_pairwise(Xs, check_random_state(random_state))
+    else:
+        k = check_positive_int(k, "k", max_val=Xs.shape[0] - 1)
+        d, _ = knn(np.asarray(to_numpy(Xs), dtype=np.float64), k)
+        sigma = float(np.median(d[:, k - 1]))
+    if not sigma > 0:
+        raise ValueError(
+            f"the {bandwidth!r} bandwidth of X is 0 (duplicated points); pass a positive float."
+        )
+    return sigma
+
+
+def _prepare(X: Any, bandwidth: Any, k: int, rng: np.random.Generator) -> tuple:
+    """``(Xs, σ_s, σ)``: normalised float64 data on X's device, the bandwidth in its units and
+    in the data's units. DSE depends on ``X/σ`` only, so it is computed from ``(Xs, σ_s)``."""
+    Xt, _ = to_torch(X, dtype=torch.float64)
+    Xs_np, e = _normalise(Xt.cpu().numpy())
+    Xs = torch.from_numpy(Xs_np).to(Xt.device)
+    if isinstance(bandwidth, str):
+        check_choice(bandwidth, "bandwidth", ("median", "knn"))
+        sigma_s = _scaled_bandwidth(Xs, bandwidth, k, rng)
+        return Xs, sigma_s, float(np.ldexp(sigma_s, e))
+    sigma = float(check_scalar(bandwidth, "bandwidth", min_val=0.0, include_min=False))
+    return Xs, float(np.ldexp(sigma, -e)), sigma
 
 
 def _entropy_from_eigs(lam: torch.Tensor, t: float) -> float:
@@ -338,47 +372,56 @@ def _sparse_kernel(
     X: np.ndarray, sigma: float, threshold: float, max_neighbors: int
 ) -> tuple[Any, np.ndarray, bool]:
     """Symmetric sparse Gaussian kernel (SciPy CSR, diagonal 1) truncated below ``threshold``,
-    built in row chunks through :func:`repgeo.neighbors.knn` (memory ``O(nnz)``).
+    built in row chunks through :func:`repgeo.neighbors.knn`.
+
+    Half the memory budget goes to the chunk's neighbour lists and half to the neighbour search
+    itself, so the working memory stays within the budget; what remains is the result
+    (``12 · nnz`` bytes, twice that while it is symmetrised).
 
     Returns ``(G, degrees, capped)``; ``capped`` says whether some row reached ``max_neighbors``
     before the kernel radius (then ``G`` is symmetrised as ``(G + Gᵀ)/2``).
     """
     import scipy.sparse as sp
 
-    n, d = X.shape
+    n = X.shape[0]
     cap = min(max_neighbors + 1, n)  # neighbours including the point itself
     radius = sigma * math.sqrt(2.0 * math.log(1.0 / threshold))
     c = 1.0 / (2.0 * sigma * sigma)
+    half = max(get_memory_budget() // 2, 1)
     indptr = np.zeros(n + 1, dtype=np.int64)
     idx_parts: list[np.ndarray] = []
     val_parts: list[np.ndarray] = []
     capped = False
-    rows_per_chunk = chunk_rows(cap * (8.0 * d + 40.0), maximum=n)
-    for sl in iter_chunks(n, rows_per_chunk):
-        q = X[sl]
-        kk = min(max(32, 2 * int(math.sqrt(cap))), cap)
-        while True:
-            dist, idx = knn(X, kk, query=q)
-            if kk >= cap or bool((dist[:, -1] > radius).all()):
-                break
-            kk = min(4 * kk, cap)
-        if kk >= cap and bool((dist[:, -1] <= radius).any()):
-            capped = capped or kk < n
-        vals = np.exp(-(dist**2) * c)
-        keep = vals >= threshold
-        counts = keep.sum(1)
-        indptr[sl.start + 1 : sl.stop + 1] = counts
-        idx_parts.append(idx[keep].astype(np.int32 if n < 2**31 else np.int64))
-        val_parts.append(vals[keep])
+    itype = np.int32 if n < 2**31 else np.int64
+    rows_per_chunk = chunk_rows(cap * 48.0, budget=half, maximum=n)
+    with memory_budget(half):
+        for sl in iter_chunks(n, rows_per_chunk):
+            q = X[sl]
+            kk = min(max(32, 2 * int(math.sqrt(cap))), cap)
+            while True:
+                dist, idx = knn(X, kk, query=q)
+                if kk >= cap or bool((dist[:, -1] > radius).all()):
+                    break
+                kk = min(4 * kk, cap)
+            if kk >= cap and kk < n and bool((dist[:, -1] <= radius).any()):
+                capped = True
+            vals = np.exp(-(dist**2) * c)
+            keep = vals >= threshold
+            indptr[sl.start + 1 : sl.stop + 1] = keep.sum(1)
+            idx_parts.append(idx[keep].astype(itype))
+            val_parts.append(vals[keep])
+            del dist, idx, vals, keep
     np.cumsum(indptr, out=indptr)
     G = sp.csr_matrix((np.concatenate(val_parts), np.concatenate(idx_parts), indptr), shape=(n, n))
     del idx_parts, val_parts
-    G.setdiag(1.0)  # the diagonal is exp(0) = 1 even where duplicates came first
+    G.sum_duplicates()
+    if np.any(G.diagonal() != 1.0):  # duplicates can push a point out of its own list
+        G = G + sp.diags(1.0 - G.diagonal(), format="csr")
     if capped:
         G = (G + G.T) * 0.5
-    G.sum_duplicates()
+    G = G.tocsr()
     G.sort_indices()
-    return G.tocsr(), np.asarray(G.sum(axis=1)).ravel(), capped
+    return G, np.asarray(G.sum(axis=1)).ravel(), capped
 
 
 def _quadrature(
@@ -445,7 +488,7 @@ def _slq_entropy(
     steps: int,
     rng: np.random.Generator,
     deflation: int = 64,
-    explicit_operator: bool = False,
+    sigma_report: float | None = None,
 ) -> tuple[float, float, dict[str, Any], list[str]]:
     n = X.shape[0]
     dev = X.device
@@ -454,7 +497,7 @@ def _slq_entropy(
     budget = get_memory_budget()
     if operator in ("auto", "sparse"):
         pred, per_row = _predict_sparse(X, sigma, threshold, max_neighbors, rng)
-        need = 40.0 * n * per_row
+        need = 36.0 * n * per_row  # the CSR while it is built and symmetrised
         info.update(predicted_dropped_kernel_mass=pred, predicted_sparse_bytes=need)
         if operator == "auto":
             if pred >= _DROPPED_MASS_TOL:
@@ -488,7 +531,8 @@ def _slq_entropy(
         Xn = X.cpu().numpy()
         G, deg, capped = _sparse_kernel(Xn, sigma, threshold, min(max_neighbors, n - 1))
         s = 1.0 / np.sqrt(deg)
-        G = G.multiply(s[:, None]).multiply(s[None, :]).tocsr()  # D^{-1/2} G D^{-1/2}
+        G.data *= np.repeat(s, np.diff(G.indptr))  # D^{-1/2} G D^{-1/2}, in place
+        G.data *= s[G.indices]
         rows = rng.choice(n, min(n, _SAMPLE_ROWS), replace=False)
         _, full = _sample_rows_kernel(X, sigma, rows)
         kept = torch.from_numpy(deg[rows]).to(dev)
@@ -509,7 +553,8 @@ def _slq_entropy(
         if dropped > _DROPPED_MASS_TOL:
             notes.append(
                 f"the sparse kernel drops {100 * dropped:.1f}% of the kernel mass (bandwidth "
-                f"{sigma:.4g} is wide relative to max_neighbors={max_neighbors}); the SLQ "
+                f"{sigma if sigma_report is None else sigma_report:.4g} is wide relative to "
+                f"max_neighbors={max_neighbors}); the SLQ "
                 "estimate is biased. Use operator='dense' or 'auto', method='exact', a smaller "
                 "bandwidth or more neighbours."
             )
@@ -567,10 +612,14 @@ def _dse(
     deflation: int,
     rng: np.random.Generator,
     warn: bool = True,
+    sigma_report: float | None = None,
 ) -> DSEResult:
+    """DSE of ``Xt`` (normalised data) with bandwidth ``sigma`` in its units; ``sigma_report`` is
+    the bandwidth in the data's units (what the result states)."""
     n = Xt.shape[0]
+    sig = sigma if sigma_report is None else sigma_report
     if n == 1:
-        return DSEResult(0.0, sigma, t, "exact", 1)
+        return DSEResult(0.0, sig, t, "exact", 1)
     budget = get_memory_budget()
     if method == "auto":
         meth = "exact" if _exact_bytes(n) <= budget else "slq"
@@ -584,7 +633,7 @@ def _dse(
                 "method='slq' (or 'auto'), or raise the budget with repgeo.set_memory_budget."
             )
         lam = _dense_kernel_eigs(Xt, sigma)
-        return DSEResult(_entropy_from_eigs(lam, t), sigma, t, "exact", n)
+        return DSEResult(_entropy_from_eigs(lam, t), sig, t, "exact", n)
     value, stderr, info, notes = _slq_entropy(
         Xt,
         sigma,
@@ -596,13 +645,14 @@ def _dse(
         steps=steps,
         rng=rng,
         deflation=deflation,
+        sigma_report=sig,
     )
     if warn:
         for msg in notes:
             warnings.warn(msg, DSEAccuracyWarning, stacklevel=4)
     return DSEResult(
         value,
-        sigma,
+        sig,
         t,
         "slq",
         n,
@@ -727,11 +777,10 @@ def diffusion_spectral_entropy(
     rng = check_random_state(random_state)
     if X.shape[0] == 1:
         return DSEResult(0.0, float("nan"), t, "exact", 1)
-    sigma = gaussian_bandwidth(X, bandwidth, k=bandwidth_k, random_state=rng)
-    Xt, _ = to_torch(X, dtype=torch.float64)
+    Xs, sigma_s, sigma = _prepare(X, bandwidth, bandwidth_k, rng)
     return _dse(
-        Xt,
-        sigma,
+        Xs,
+        sigma_s,
         t,
         method,
         operator=operator,
@@ -741,6 +790,7 @@ def diffusion_spectral_entropy(
         steps=steps,
         deflation=deflation,
         rng=rng,
+        sigma_report=sigma,
     )
 
 
@@ -875,8 +925,7 @@ def diffusion_spectral_mutual_information(
         }
     else:
         subsets = _check_subsets(subsets, labels, n)
-    sigma = gaussian_bandwidth(Z, bandwidth, k=bandwidth_k, random_state=est_rng)
-    Zt, _ = to_torch(Z, dtype=torch.float64)
+    Zt, sigma_s, sigma = _prepare(Z, bandwidth, bandwidth_k, est_rng)
     kw = {
         "operator": operator,
         "threshold": threshold,
@@ -885,6 +934,7 @@ def diffusion_spectral_mutual_information(
         "steps": steps,
         "deflation": deflation,
         "warn": False,
+        "sigma_report": sigma,
     }
     per_class: dict[int, tuple[int, float, float]] = {}
     entropies: dict[int, np.ndarray] = {}
@@ -893,9 +943,9 @@ def diffusion_spectral_mutual_information(
     for c, n_c in zip(classes, counts):
         c = int(c)
         idx = torch.as_tensor(np.nonzero(labels == c)[0], device=Zt.device)
-        cond = _dse(Zt[idx], sigma, t, method, rng=est_rng, **kw)
+        cond = _dse(Zt[idx], sigma_s, t, method, rng=est_rng, **kw)
         subs = [
-            _dse(Zt[torch.as_tensor(s, device=Zt.device)], sigma, t, method, rng=est_rng, **kw)
+            _dse(Zt[torch.as_tensor(s, device=Zt.device)], sigma_s, t, method, rng=est_rng, **kw)
             for s in subsets[c]
         ]
         R = len(subs)

@@ -86,6 +86,25 @@ def _sparse_csr(
         ).to(device)
 
 
+def _normalise(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(Xs, e)`` with ``X ≈ 2^e · Xs + mean``: centred and scaled by powers of two (exact) so
+    that ``|Xs| < 1``. Distances, kNN and kernels of ``Xs`` neither overflow nor underflow;
+    ``np.ldexp(d, e)`` turns a distance of ``Xs`` into one of ``X`` (finite whenever it is
+    representable)."""
+    X = np.asarray(X, dtype=np.float64)
+    a0 = float(np.abs(X).max()) if X.size else 0.0
+    if a0 == 0.0:
+        return X.copy(), 0
+    e0 = math.frexp(a0)[1]
+    X1 = np.ldexp(X, -e0)
+    X1 -= X1.mean(0, keepdims=True)
+    a1 = float(np.abs(X1).max())
+    if a1 == 0.0:
+        return X1, e0
+    e1 = math.frexp(a1)[1]
+    return np.ldexp(X1, -e1), e0 + e1
+
+
 def _fingerprint(X: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(str((X.shape, X.dtype.str)).encode())
@@ -425,7 +444,8 @@ def build_graph(
         device = Xa.device if isinstance(Xa, torch.Tensor) else "cpu"
     dev = resolve_device(device)
     _, back = to_torch(Xa)
-    Xn = np.asarray(to_numpy(Xa), dtype=np.float64)
+    X64 = np.asarray(to_numpy(Xa), dtype=np.float64)
+    Xn, e = _normalise(X64)  # every distance below is in units of 2^e
     n = Xn.shape[0]
     k = check_positive_int(k, "k", max_val=n - 1)
     check_choice(kernel, "kernel", _KERNELS)
@@ -454,18 +474,21 @@ def build_graph(
                 "deduplicate X or increase k."
             )
         vals = np.exp(-((dist / eps[:, None]) ** decay))
-        scales = eps
+        scales = np.ldexp(eps, e)
     else:
         if bandwidth is None:
             d0, _ = knn(Xn, k)
-            bandwidth = float(np.median(d0[:, k - 1]))
-            if bandwidth <= 0:
+            bw = float(np.median(d0[:, k - 1]))
+            if bw <= 0:
                 raise ValueError(
                     "the median k-NN distance is 0 (duplicated points); pass bandwidth."
                 )
-        radius = bandwidth * math.sqrt(2.0 * log_inv)
+            bandwidth = float(np.ldexp(bw, e))
+        else:
+            bw = float(np.ldexp(bandwidth, -e))
+        radius = bw * math.sqrt(2.0 * log_inv)
         dist, idx, _, truncated = _search_radius(Xn, k, np.full(n, radius), max_neighbors)
-        vals = np.exp(-(dist**2) / (2.0 * bandwidth**2))
+        vals = np.exp(-(dist**2) / (2.0 * bw**2))
         scales = np.full(n, bandwidth)
     if truncated:
         warnings.warn(
@@ -508,10 +531,10 @@ def build_graph(
         n,
         laplacian=laplacian,
         bandwidths=scales,
-        knn_distances=dist[:, :k],
+        knn_distances=np.ldexp(dist[:, :k], e),
         knn_indices=idx[:, :k],
         params=params,
         device=dev,
-        fingerprint=_fingerprint(Xn),
+        fingerprint=_fingerprint(X64),
         back=back,
     )
