@@ -58,22 +58,23 @@ def fibonacci_sphere(n):
 
 
 # ----------------------------------------------------------------------------- graph
-def _dense_alpha_kernel(X, k, decay, thresh):
+def _dense_alpha_kernel(X, k, decay, thresh, self_loops=False):
     D = cdist(X, X)
     eps = np.sort(D, axis=1)[:, k]  # column 0 is self
     K = np.exp(-((D / eps[:, None]) ** decay))
     K[K < thresh] = 0
     np.fill_diagonal(K, 0)
     W = 0.5 * (K + K.T)
-    np.fill_diagonal(W, 1.0)
+    np.fill_diagonal(W, 1.0 if self_loops else 0.0)
     return W
 
 
-def test_alpha_graph_matches_dense_formula(rng):
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_alpha_graph_matches_dense_formula(rng, self_loops):
     X = rng.normal(size=(80, 3))
-    g = build_graph(X, k=5, decay=10)
+    g = build_graph(X, k=5, decay=10, self_loops=self_loops)
     W = g.to_scipy().toarray()
-    np.testing.assert_allclose(W, _dense_alpha_kernel(X, 5, 10.0, 1e-4), atol=1e-12)
+    np.testing.assert_allclose(W, _dense_alpha_kernel(X, 5, 10.0, 1e-4, self_loops), atol=1e-12)
     assert np.allclose(W, W.T) and g.n_components == 1
     np.testing.assert_allclose(g.degrees, W.sum(1))
 
@@ -87,6 +88,7 @@ def test_gaussian_graph_anisotropy_and_laplacians(rng):
         threshold=1e-8,
         anisotropy=1.0,
         laplacian="combinatorial",
+        self_loops=True,
     )
     G = np.exp(-(cdist(X, X) ** 2) / (2 * 0.25))
     G[G < 1e-8] = 0
@@ -378,7 +380,10 @@ def test_dse_slq_agrees_with_exact_within_error_bar():
     )
     assert abs(sq.entropy - ex.entropy) < 4 * sq.stderr + 0.01
     with pytest.warns(UserWarning, match="drops"):
-        diffusion_spectral_entropy(X, method="slq", max_neighbors=20, n_probes=4, lanczos_steps=10)
+        r = diffusion_spectral_entropy(
+            X, method="slq", operator="sparse", max_neighbors=20, n_probes=4, lanczos_steps=10
+        )
+    assert r.dropped_kernel_mass > 0.5 and any("drops" in w for w in r.warnings)
 
 
 def test_dsmi_shuffled_labels_vs_true_labels():

@@ -18,16 +18,18 @@ from repgeo.diffusion import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     euclidean_distances,
+    geodesic_method_distances,
     heat_geodesic_distances,
     phate_potential_distances,
     select_t,
     shortest_path_distances,
 )
+from repgeo.diffusion.evaluation import METHODS
 from repgeo.features import extract
 from repgeo.models import MLP, hidden_layers
 from repgeo.panels import DIFFUSION
 from repgeo.panels._common import checkpoints, datasets
-from repgeo.panels.diffusion import METHODS, geodesic_method_distances, measure_dse, report_dse
+from repgeo.panels.diffusion import measure_dse, report_dse
 from repgeo.runs import RunContext, run_study
 from repgeo.studies.diffusion import STUDY
 
@@ -83,7 +85,7 @@ def tiny_run(tmp_path_factory):
 def test_default_panel_metrics_match_direct_computation(tiny_run):
     out, study = tiny_run
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("diffusion.dse", "diffusion.dsmi", "diffusion.sigma"):
+    for key in ("diffusion.dse", "diffusion.dsmi", "diffusion.dsmi_stderr", "diffusion.sigma"):
         assert set(metrics[key]) == {"manifold", "digits"}
         assert list(metrics[key]["manifold"]) == ["0", "2"]
     assert (out / "figures" / "diffusion_dse_panel.png").exists()
@@ -103,6 +105,8 @@ def test_default_panel_metrics_match_direct_computation(tiny_run):
         Z, test.y, random_state=ctx.seed_for("dse-digits")
     )
     assert mi == pytest.approx(direct.mi, abs=1e-9)
+    se = metrics["diffusion.dsmi_stderr"]["digits"][str(epoch)]
+    assert se == pytest.approx(direct.stderr, abs=1e-12) and se > 0
 
 
 # ----------------------------------------------------------------------------- public functions
@@ -131,6 +135,8 @@ def test_measure_dse_matches_direct_computation():
             Z, data.y, bandwidth="knn", n_repetitions=2, random_state=3
         )
         assert res["dsmi"][str(epoch)] == mi.mi
+        assert res["dsmi_stderr"][str(epoch)] == mi.stderr > 0
+        assert res["estimator"][str(epoch)] == "exact" and res["warnings"][str(epoch)] == []
     # an explicit layer, a bare model, and t are passed through
     res1 = measure_dse(m0, data, layer="act1", t=2.0, n_repetitions=2)
     assert list(res1["dse"]) == ["0"]
@@ -178,16 +184,12 @@ def test_geodesic_method_distances_match_direct_computation():
         assert M.shape == (3, 200)
 
 
-def test_geodesic_method_distances_disconnected_and_bad_input(monkeypatch):
-    import repgeo.panels.diffusion as panel
-
+def test_geodesic_method_distances_disconnected_and_bad_input():
     rng = np.random.default_rng(1)
     X = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 1000.0])
-    # diffusion_map has no finite coordinates on a disconnected graph (reported to the lead);
-    # stand in for it here so the shortest-path rule for disconnected pairs is what is tested
-    monkeypatch.setattr(panel, "diffusion_map", lambda g, m, random_state: X[:, :1] * 0.0)
     D, info = geodesic_method_distances(X, rows=[0, 70], k=5, dm_components=3)
     assert info["components"] == 2 and info["warnings"]
+    assert all(np.isfinite(M).all() for M in D.values())  # diffusion maps included
     with pytest.warns(DisconnectedGraphWarning):
         graph = build_graph(X, k=5)
     direct = shortest_path_distances(graph, X, rows=[0, 70])
@@ -219,7 +221,7 @@ def test_report_dse_writes_metrics_table_and_figure(tmp_path):
         caption="c",
         accuracy={"toy": {0: 0.25}},
     )
-    for key in ("dse", "dse_stderr", "dsmi", "sigma"):
+    for key in ("dse", "dse_stderr", "dsmi", "dsmi_stderr", "sigma"):
         assert ctx.metrics[f"diffusion.{key}"] == {"toy": res[key]}
     assert (tmp_path / "figures" / "dse_fig.png").exists()
     # invalid results: nothing is written

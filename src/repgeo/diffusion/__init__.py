@@ -10,20 +10,35 @@
 * :mod:`~repgeo.diffusion.phate` and :mod:`~repgeo.diffusion.baselines` — PHATE potential,
   diffusion maps, shortest paths, Euclidean distances.
 * :mod:`~repgeo.diffusion.evaluation` — row-wise Spearman/Pearson, P@k, trustworthiness
-  against ground-truth geodesics (Swiss roll and branching tree live in :mod:`repgeo.data`).
+  against ground-truth geodesics (Swiss roll and branching tree live in :mod:`repgeo.data`), and
+  :func:`geodesic_method_distances` (every distance method from source rows on one graph).
 """
 
 from .baselines import diffusion_map, euclidean_distances, shortest_path_distances
 from .entropy import (
     DiffusionSpectralEntropy,
+    DSEAccuracyWarning,
     DSEResult,
     DSMIResult,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     gaussian_bandwidth,
 )
-from .evaluation import evaluate_distances, precision_at_k, rowwise_correlation, trustworthiness
-from .geodesic import HeatGeodesic, heat_entropy_curve, heat_geodesic_distances, kneedle, select_t
+from .evaluation import (
+    evaluate_distances,
+    geodesic_method_distances,
+    precision_at_k,
+    rowwise_correlation,
+    trustworthiness,
+)
+from .geodesic import (
+    HeatGeodesic,
+    SaturationWarning,
+    heat_entropy_curve,
+    heat_geodesic_distances,
+    kneedle,
+    select_t,
+)
 from .graph import DiffusionGraph, DisconnectedGraphWarning, build_graph
 from .heat import chebyshev_order, heat_kernel
 from .mds import classical_mds, smacof
@@ -31,12 +46,14 @@ from .phate import PHATE, phate_potential_distances, von_neumann_entropy
 
 __all__ = [
     "PHATE",
+    "DSEAccuracyWarning",
     "DSEResult",
     "DSMIResult",
     "DiffusionGraph",
     "DiffusionSpectralEntropy",
     "DisconnectedGraphWarning",
     "HeatGeodesic",
+    "SaturationWarning",
     "build_graph",
     "chebyshev_order",
     "classical_mds",
@@ -46,6 +63,7 @@ __all__ = [
     "euclidean_distances",
     "evaluate_distances",
     "gaussian_bandwidth",
+    "geodesic_method_distances",
     "heat_entropy_curve",
     "heat_geodesic_distances",
     "heat_kernel",

@@ -11,10 +11,15 @@ All functions take distances from a set of source points (``rows``) to every poi
 * trustworthiness (Venna & Kaski 2001): penalises estimated neighbours that are far in the truth,
   ``1 - 2/(m k (2n - 3k - 1)) Σ_i Σ_{j ∈ U_k(i)} (r_ij - k)`` with ``r_ij`` the true rank; with all
   rows it equals :func:`sklearn.manifold.trustworthiness`.
+
+:func:`geodesic_method_distances` computes the distances to score: heat geodesics, the PHATE
+potential, diffusion maps, shortest paths and Euclidean distances from source rows, on one
+shared graph (the ``diffusion`` study compares them with ground-truth geodesics).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,8 +27,22 @@ from scipy.stats import rankdata
 
 from .._backend import to_numpy
 from .._validation import check_array, check_positive_int
+from .baselines import diffusion_map, euclidean_distances, shortest_path_distances
+from .geodesic import heat_geodesic_distances, select_t
+from .graph import DisconnectedGraphWarning, build_graph
+from .phate import phate_potential_distances
 
-__all__ = ["evaluate_distances", "precision_at_k", "rowwise_correlation", "trustworthiness"]
+__all__ = [
+    "METHODS",
+    "evaluate_distances",
+    "geodesic_method_distances",
+    "precision_at_k",
+    "rowwise_correlation",
+    "trustworthiness",
+]
+
+METHODS = ("heat_geodesic", "phate", "diffusion_maps", "shortest_path", "euclidean")
+"""The distances :func:`geodesic_method_distances` returns, in this order."""
 
 
 def _pair(D_est: Any, D_true: Any, rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,3 +191,92 @@ def evaluate_distances(
         "precision_at_k": precision_at_k(D_est, D_true, k, rows=rows),
         "trustworthiness": trustworthiness(D_est, D_true, k, rows=rows),
     }
+
+
+def geodesic_method_distances(
+    X: Any,
+    *,
+    rows: Any,
+    k: int,
+    dm_components: int = 10,
+    random_state: int = 0,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Distances from ``rows`` to every point by each method of :data:`METHODS`.
+
+    One alpha-decay kNN graph (:func:`repgeo.diffusion.build_graph`) is shared by every graph
+    method: heat geodesics at the automatic ``t`` (:func:`repgeo.diffusion.select_t`), the PHATE
+    potential distance, Euclidean distances between ``dm_components`` diffusion-map coordinates,
+    graph shortest paths (pairs in different components are set to twice the largest finite
+    path) and plain Euclidean distances.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d)
+        Points.
+    rows : array_like of int, shape (m,)
+        Source points.
+    k : int
+        Neighbours of the graph.
+    dm_components : int, default=10
+        Diffusion-map coordinates.
+    random_state : int, default=0
+        Seed of the automatic ``t``, PHATE and the diffusion map.
+
+    Returns
+    -------
+    distances : dict of str to ndarray of shape (m, n)
+        ``{method: D}`` in the order of :data:`METHODS`.
+    info : dict
+        ``t`` (heat), ``t_phate``, ``order`` (Chebyshev order), ``saturated`` (fraction of
+        saturated heat-geodesic distances), ``components`` (of the graph) and ``warnings``
+        (messages of the graph's :class:`~repgeo.diffusion.DisconnectedGraphWarning`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repgeo.diffusion import geodesic_method_distances
+    >>> theta = np.linspace(0, 2 * np.pi, 150, endpoint=False)
+    >>> X = np.c_[np.cos(theta), np.sin(theta)]
+    >>> D, info = geodesic_method_distances(X, rows=[0, 50], k=5)
+    >>> list(D) == ["heat_geodesic", "phate", "diffusion_maps", "shortest_path", "euclidean"]
+    True
+    >>> D["shortest_path"].shape, info["components"]
+    ((2, 150), 1)
+    """
+    X = to_numpy(check_array(X, name="X"))
+    rows = to_numpy(check_array(rows, name="rows", ndim=1, dtype="int"))
+    if rows.min() < 0 or rows.max() >= X.shape[0]:
+        raise ValueError(
+            f"rows must be indices in [0, {X.shape[0]}); got range [{rows.min()}, {rows.max()}]."
+        )
+    k = check_positive_int(k, "k")
+    dm_components = check_positive_int(dm_components, "dm_components")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DisconnectedGraphWarning)
+        g = build_graph(X, k=k)
+    t, _, _ = select_t(g, random_state=random_state)
+    D_heat, heat = heat_geodesic_distances(g, t, rows=rows, return_info=True)
+    D_phate, t_phate = phate_potential_distances(
+        g, rows=rows, random_state=random_state, return_t=True
+    )
+    psi = diffusion_map(g, dm_components, random_state=random_state)
+    D_sp = shortest_path_distances(g, X, rows=rows)
+    finite = np.isfinite(D_sp)
+    if not finite.all():  # disconnected: beyond every finite path
+        D_sp = np.where(finite, D_sp, 2.0 * np.nanmax(np.where(finite, D_sp, np.nan)))
+    distances = {
+        "heat_geodesic": D_heat,
+        "phate": D_phate,
+        "diffusion_maps": euclidean_distances(psi, rows=rows),
+        "shortest_path": D_sp,
+        "euclidean": euclidean_distances(X, rows=rows),
+    }
+    info = {
+        "t": t,
+        "t_phate": t_phate,
+        "order": heat.get("order"),
+        "saturated": heat["saturated_fraction"],
+        "components": g.n_components,
+        "warnings": [str(w.message) for w in caught],
+    }
+    return distances, info

@@ -33,6 +33,7 @@ Dimensionality Reduction", NeurIPS 2023.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,21 @@ from .spectral import slq
 
 _EPS = {"exact": 1e-15, "chebyshev": 1e-300, "krylov": 1e-300}
 
-__all__ = ["HeatGeodesic", "heat_entropy_curve", "heat_geodesic_distances", "kneedle", "select_t"]
+
+class SaturationWarning(UserWarning):
+    """Some heat-geodesic distances between *connected* nodes saturated (the heat kernel fell
+    below its floor), so they tie; the fraction is in the result's info (pairs in different
+    components always saturate and are reported by :class:`DisconnectedGraphWarning`)."""
+
+
+__all__ = [
+    "HeatGeodesic",
+    "SaturationWarning",
+    "heat_entropy_curve",
+    "heat_geodesic_distances",
+    "kneedle",
+    "select_t",
+]
 
 
 def kneedle(x: Any, y: Any, *, curve: str = "convex_decreasing") -> int:
@@ -64,6 +79,19 @@ def kneedle(x: Any, y: Any, *, curve: str = "convex_decreasing") -> int:
 
     Both axes are scaled to ``[0, 1]``; for a convex decreasing curve the knee maximises
     ``(1 - y_n) - x_n``, for a concave increasing one ``y_n - x_n``.
+
+    Parameters
+    ----------
+    x : array_like of shape (m,)
+        Strictly increasing abscissae (``m >= 3``), finite.
+    y : array_like of shape (m,)
+        The curve, finite.
+    curve : {"convex_decreasing", "concave_increasing"}, default="convex_decreasing"
+
+    Returns
+    -------
+    int
+        Index into ``x``.
 
     Examples
     --------
@@ -73,12 +101,14 @@ def kneedle(x: Any, y: Any, *, curve: str = "convex_decreasing") -> int:
     >>> int(kneedle(x, np.maximum(1 - x / 2, 0) + 0.01 * x))
     20
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.ndim != 1 or x.shape != y.shape or x.size < 3:
+    x = np.asarray(to_numpy(check_array(x, name="x", ndim=1)), dtype=float)
+    y = np.asarray(to_numpy(check_array(y, name="y", ndim=1)), dtype=float)
+    if x.shape != y.shape or x.size < 3:
         raise ValueError(
             f"x and y must be 1-D of the same length >= 3; got shapes {x.shape} and {y.shape}."
         )
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("x must be strictly increasing.")
     check_choice(curve, "curve", ("convex_decreasing", "concave_increasing"))
     xn = (x - x.min()) / max(np.ptp(x), 1e-300)
     yn = (y - y.min()) / max(np.ptp(y), 1e-300)
@@ -130,6 +160,9 @@ def heat_entropy_curve(
     if not isinstance(graph, DiffusionGraph):
         raise TypeError(f"graph must be a DiffusionGraph; got {type(graph).__name__}.")
     ts = np.asarray(_check_ts(ts))
+    n_probes = check_positive_int(n_probes, "n_probes", min_val=2)
+    steps = check_positive_int(steps, "steps", min_val=2)
+    check_random_state(random_state)
     nodes, weights = _spectral_quadrature(
         graph, n_probes=n_probes, steps=steps, random_state=random_state
     )
@@ -170,11 +203,23 @@ def select_t(
     return float(ts[kneedle(ts, S)]), ts, S
 
 
+def _check_distance_ts(t: Any) -> list[float]:
+    """Diffusion times for distances: positive (at ``t = 0`` the heat kernel is the identity and
+    Varadhan's formula gives 0 for every pair — a meaningless answer, so it is refused)."""
+    ts = _check_ts(t)
+    if min(ts) <= 0:
+        raise ValueError(
+            f"t must be > 0 for heat-geodesic distances (at t = 0 the heat kernel is the "
+            f"identity and every distance would be 0); got {t!r}."
+        )
+    return ts
+
+
 def _resolve_t(graph: DiffusionGraph, t: Any, random_state: Any) -> list[float]:
     if isinstance(t, str):
         check_choice(t, "t", ("auto",))
         return [select_t(graph, random_state=random_state)[0]]
-    return _check_ts(t)
+    return _check_distance_ts(t)
 
 
 def _distance_rows(
@@ -205,7 +250,8 @@ def _distance_rows(
                 for dg, H in zip(diags, Hs):
                     dg[idx] = H[idx, torch.arange(len(idx), device=graph.device)]
     out = torch.zeros(len(rows), n, dtype=torch.float64, device=graph.device)
-    saturated = 0
+    saturated = saturated_connected = 0
+    comp = torch.as_tensor(graph.component_labels, device=graph.device)
     info: dict[str, Any] = {}
     for sl, Hs in heat_columns(graph, ts, rows, method=meth, order=order, info=info):
         r = torch.as_tensor(rows[sl], device=graph.device)
@@ -213,19 +259,35 @@ def _distance_rows(
             Ht = H.T  # (c, n): rows of H_t
             low = Ht <= eps
             saturated += int(low.sum())
+            if graph.n_components > 1:
+                low &= comp[r][:, None] == comp[None, :]
+            saturated_connected += int(low.sum())
             d2 = -4.0 * t * torch.log(Ht.clamp_min(eps))
             if diags is not None:
                 dg = diags[k].clamp_min(eps)
                 d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
             out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
         out[torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0
+    total = max(len(ts) * len(rows) * n, 1)
+    notes = []
+    if saturated_connected:
+        notes.append(
+            f"{100 * saturated_connected / total:.3g}% of the heat-geodesic distances between "
+            f"connected nodes saturated at sqrt(4t log(1/eps)) (the heat kernel fell below "
+            f"eps={eps:.3g}): they tie and understate the true distance. Use a larger t, or a "
+            "higher order if it was capped."
+        )
     info.update(
         t=ts[0] if len(ts) == 1 else list(ts),
         sigma=sigma,
         eps=eps,
-        saturated_fraction=saturated / max(len(ts) * len(rows) * n, 1),
+        saturated_fraction=saturated / total,
+        saturated_connected_fraction=saturated_connected / total,
         saturated_distance=[math.sqrt(4.0 * t * math.log(1.0 / eps)) for t in ts],
+        warnings=notes,
     )
+    for msg in notes:
+        warnings.warn(msg, SaturationWarning, stacklevel=3)
     return out, info
 
 
@@ -248,8 +310,8 @@ def heat_geodesic_distances(
     graph : DiffusionGraph
         From :func:`~repgeo.diffusion.build_graph` (built once; reuse it for several ``t``/``σ``).
     t : float, sequence of float or "auto", default="auto"
-        Diffusion time; a sequence averages the distances over the times (multiscale); ``"auto"``
-        uses :func:`select_t`.
+        Diffusion time (``> 0``); a sequence averages the distances over the times (multiscale);
+        ``"auto"`` uses :func:`select_t`.
     sigma : float, default=0
         Regulariser ``σ ≥ 0`` (see the module docstring). ``σ > 0`` needs ``diag(H_t)``, which
         off the exact backend costs one pass over all columns.
@@ -323,6 +385,9 @@ class HeatGeodesic(TransformerMixin, BaseEstimator):
         Alpha-decay exponent.
     anisotropy : float, default=0
     laplacian : {"normalized", "combinatorial"}, default="normalized"
+    self_loops : bool, default=False
+        Keep the kernel's diagonal in the graph (see :func:`~repgeo.diffusion.build_graph`); the
+        default is HeatGeo's Laplacian, so ``t`` is HeatGeo's ``τ``.
     t : float, sequence or "auto", default="auto"
         Diffusion time (see :func:`heat_geodesic_distances`).
     sigma : float, default=0
@@ -385,6 +450,7 @@ class HeatGeodesic(TransformerMixin, BaseEstimator):
         decay: float = 40.0,
         anisotropy: float = 0.0,
         laplacian: str = "normalized",
+        self_loops: bool = False,
         t: Any = "auto",
         sigma: float = 0.0,
         method: str = "auto",
@@ -402,6 +468,7 @@ class HeatGeodesic(TransformerMixin, BaseEstimator):
         self.decay = decay
         self.anisotropy = anisotropy
         self.laplacian = laplacian
+        self.self_loops = self_loops
         self.t = t
         self.sigma = sigma
         self.method = method
@@ -420,6 +487,7 @@ class HeatGeodesic(TransformerMixin, BaseEstimator):
             "decay": float(self.decay),
             "anisotropy": float(self.anisotropy),
             "laplacian": self.laplacian,
+            "self_loops": self.self_loops,
         }
 
     def _build(self, X: Any) -> DiffusionGraph:
@@ -466,7 +534,7 @@ class HeatGeodesic(TransformerMixin, BaseEstimator):
             )
             ts = [t0]
         else:
-            ts = _check_ts(self.t)
+            ts = _check_distance_ts(self.t)
             self.t_grid_, self.entropy_curve_ = np.empty(0), np.empty(0)
         self.t_ = ts[0] if len(ts) == 1 else ts
         if n <= n_land:

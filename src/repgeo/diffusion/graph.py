@@ -14,9 +14,19 @@ from ``i`` to its ``k``-th nearest neighbour (self excluded) and ``α = decay``;
 ``threshold`` are dropped, so the neighbour search only has to reach ``ε_k(i)·ln(1/threshold)^{1/α}``.
 ``"gaussian"``: ``K_ij = exp(-d_ij² / (2σ²))`` with one stated bandwidth ``σ`` (by default the
 median over points of the distance to the ``k``-th neighbour), dropped below ``threshold``.
-Both are symmetrised as ``(K + Kᵀ)/2`` and carry self-loops ``K_ii = 1``. Anisotropy ``a``
-rescales ``K_ij / (q_i q_j)^a`` with ``q`` the kernel degrees (``a = 1``: density-free
-diffusion maps of Coifman & Lafon 2006).
+Both are symmetrised as ``(K + Kᵀ)/2``. Anisotropy ``a`` rescales ``K_ij / (q_i q_j)^a`` with
+``q`` the kernel degrees (``a = 1``: density-free diffusion maps of Coifman & Lafon 2006).
+
+Self-loops
+----------
+``self_loops=False`` (default) leaves the diagonal of ``W`` at 0, as the PyGSP graph that HeatGeo
+builds from graphtools does (``W`` = the kernel with its diagonal set to 0), so a heat time ``τ``
+here is HeatGeo's ``τ``. ``self_loops=True`` keeps the kernel's own diagonal ``K_ii = 1`` in the
+weights and degrees, as PHATE's diffusion operator and the DSE kernel do (:class:`PHATE` and
+:func:`diffusion_spectral_entropy` build their graphs so). The two differ in time unit: with
+``k = 5`` the degrees grow by about one fifth, ``L`` shrinks accordingly and the same ``τ`` gives
+heat-geodesic distances a few percent larger with self-loops (measured in the tests and
+``docs/diffusion.md``).
 
 Laplacians
 ----------
@@ -76,6 +86,25 @@ def _sparse_csr(
         ).to(device)
 
 
+def _normalise(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(Xs, e)`` with ``X ≈ 2^e · Xs + mean``: centred and scaled by powers of two (exact) so
+    that ``|Xs| < 1``. Distances, kNN and kernels of ``Xs`` neither overflow nor underflow;
+    ``np.ldexp(d, e)`` turns a distance of ``Xs`` into one of ``X`` (finite whenever it is
+    representable)."""
+    X = np.asarray(X, dtype=np.float64)
+    a0 = float(np.abs(X).max()) if X.size else 0.0
+    if a0 == 0.0:
+        return X.copy(), 0
+    e0 = math.frexp(a0)[1]
+    X1 = np.ldexp(X, -e0)
+    X1 -= X1.mean(0, keepdims=True)
+    a1 = float(np.abs(X1).max())
+    if a1 == 0.0:
+        return X1, e0
+    e1 = math.frexp(a1)[1]
+    return np.ldexp(X1, -e1), e0 + e1
+
+
 def _fingerprint(X: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(str((X.shape, X.dtype.str)).encode())
@@ -95,7 +124,8 @@ class DiffusionGraph:
     n : int
         Number of nodes.
     rows, cols, weights : ndarray
-        COO triplets of the symmetric affinity ``W`` (self-loops included), float64 weights.
+        COO triplets of the symmetric affinity ``W`` (with the diagonal ``K_ii = 1`` only when
+        built with ``self_loops=True``), float64 weights.
     degrees : ndarray of shape (n,)
         Row sums of ``W``.
     laplacian : {"normalized", "combinatorial"}
@@ -145,7 +175,9 @@ class DiffusionGraph:
         self.degrees = np.bincount(self.rows, weights=self.weights, minlength=self.n)
         if np.any(self.degrees <= 0):
             raise ValueError(
-                "every node needs a positive degree; the graph has isolated nodes without self-loops."
+                f"every node needs a positive degree; {int(np.sum(self.degrees <= 0))} node(s) have "
+                "no edge (no neighbour within the kernel's reach and no self-loop). Build the graph "
+                "with self_loops=True, a larger bandwidth or a smaller threshold."
             )
         adj = sp.csr_matrix(
             (np.ones_like(self.weights), (self.rows, self.cols)), shape=(self.n, self.n)
@@ -361,6 +393,7 @@ def build_graph(
     threshold: float = 1e-4,
     laplacian: str = "normalized",
     max_neighbors: int = 1000,
+    self_loops: bool = False,
     device: Any = None,
 ) -> DiffusionGraph:
     """Build the sparse affinity graph of a point cloud (faiss kNN, never a dense ``n × n``).
@@ -385,6 +418,9 @@ def build_graph(
         Which Laplacian the heat kernel uses.
     max_neighbors : int, default=1000
         Cap on the neighbour list per point (a warning says when the radius was not reached).
+    self_loops : bool, default=False
+        Keep the kernel's diagonal ``K_ii = 1`` in ``W`` (PHATE, DSE) or not (HeatGeo's
+        Laplacian; the default). See the module docstring: the heat time unit depends on it.
     device : str or torch.device, optional
         Where spectral operators live. Default: ``X``'s device for tensors, else CPU.
 
@@ -408,7 +444,8 @@ def build_graph(
         device = Xa.device if isinstance(Xa, torch.Tensor) else "cpu"
     dev = resolve_device(device)
     _, back = to_torch(Xa)
-    Xn = np.asarray(to_numpy(Xa), dtype=np.float64)
+    X64 = np.asarray(to_numpy(Xa), dtype=np.float64)
+    Xn, e = _normalise(X64)  # every distance below is in units of 2^e
     n = Xn.shape[0]
     k = check_positive_int(k, "k", max_val=n - 1)
     check_choice(kernel, "kernel", _KERNELS)
@@ -421,6 +458,9 @@ def build_graph(
         )
     )
     max_neighbors = check_positive_int(max_neighbors, "max_neighbors", min_val=k)
+    if not isinstance(self_loops, (bool, np.bool_)):
+        raise TypeError(f"self_loops must be True or False; got {type(self_loops).__name__}.")
+    self_loops = bool(self_loops)
     if bandwidth is not None:
         bandwidth = float(check_scalar(bandwidth, "bandwidth", min_val=0.0, include_min=False))
 
@@ -434,18 +474,21 @@ def build_graph(
                 "deduplicate X or increase k."
             )
         vals = np.exp(-((dist / eps[:, None]) ** decay))
-        scales = eps
+        scales = np.ldexp(eps, e)
     else:
         if bandwidth is None:
             d0, _ = knn(Xn, k)
-            bandwidth = float(np.median(d0[:, k - 1]))
-            if bandwidth <= 0:
+            bw = float(np.median(d0[:, k - 1]))
+            if bw <= 0:
                 raise ValueError(
                     "the median k-NN distance is 0 (duplicated points); pass bandwidth."
                 )
-        radius = bandwidth * math.sqrt(2.0 * log_inv)
+            bandwidth = float(np.ldexp(bw, e))
+        else:
+            bw = float(np.ldexp(bandwidth, -e))
+        radius = bw * math.sqrt(2.0 * log_inv)
         dist, idx, _, truncated = _search_radius(Xn, k, np.full(n, radius), max_neighbors)
-        vals = np.exp(-(dist**2) / (2.0 * bandwidth**2))
+        vals = np.exp(-(dist**2) / (2.0 * bw**2))
         scales = np.full(n, bandwidth)
     if truncated:
         warnings.warn(
@@ -458,10 +501,11 @@ def build_graph(
     r = np.repeat(np.arange(n), dist.shape[1])[keep.ravel()]
     c = idx.ravel()[keep.ravel()]
     v = vals.ravel()[keep.ravel()]
-    # symmetrise (K + K^T)/2 and add self-loops K_ii = 1
-    rows = np.concatenate([r, c, np.arange(n)])
-    cols = np.concatenate([c, r, np.arange(n)])
-    w = np.concatenate([0.5 * v, 0.5 * v, np.ones(n)])
+    # symmetrise (K + K^T)/2 and, when asked, keep the kernel's diagonal K_ii = 1
+    diag = np.arange(n) if self_loops else np.arange(0)
+    rows = np.concatenate([r, c, diag])
+    cols = np.concatenate([c, r, diag])
+    w = np.concatenate([0.5 * v, 0.5 * v, np.ones(diag.size)])
     import scipy.sparse as sp
 
     W = sp.coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
@@ -478,6 +522,7 @@ def build_graph(
         "anisotropy": anisotropy,
         "threshold": threshold,
         "laplacian": laplacian,
+        "self_loops": self_loops,
     }
     return DiffusionGraph(
         W.row,
@@ -486,10 +531,10 @@ def build_graph(
         n,
         laplacian=laplacian,
         bandwidths=scales,
-        knn_distances=dist[:, :k],
+        knn_distances=np.ldexp(dist[:, :k], e),
         knn_indices=idx[:, :k],
         params=params,
         device=dev,
-        fingerprint=_fingerprint(Xn),
+        fingerprint=_fingerprint(X64),
         back=back,
     )

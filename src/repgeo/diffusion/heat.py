@@ -48,9 +48,26 @@ MAX_ORDER = 1000
 HOP_MARGIN = 10
 
 
+_MAX_TPHI = 1e7  # the series needs ~tφ terms; beyond this the polynomial is not a sensible tool
+
+
 def chebyshev_order(t: float, phi: float, *, tol: float = 1e-14, min_order: int = 32) -> int:
     """Smallest Chebyshev order ``K ≥ min_order`` whose truncation error bound
     ``2 Σ_{j>K} ive(j, tφ)`` is at most ``tol`` (entries of ``H_t`` are in ``[0, 1]``).
+
+    Parameters
+    ----------
+    t : float
+        Diffusion time, ``>= 0``.
+    phi : float
+        Half the spectral bound, ``φ = λ_max / 2 >= 0``; ``t · φ <= 1e7``.
+    tol : float, default=1e-14
+        Truncation tolerance in ``(0, 1)``.
+    min_order : int, default=32
+
+    Returns
+    -------
+    int
 
     Examples
     --------
@@ -58,7 +75,18 @@ def chebyshev_order(t: float, phi: float, *, tol: float = 1e-14, min_order: int 
     >>> chebyshev_order(1.0, 1.0), chebyshev_order(100.0, 1.0)
     (32, 79)
     """
-    z = float(t) * float(phi)
+    t = float(check_scalar(t, "t", min_val=0.0))
+    phi = float(check_scalar(phi, "phi", min_val=0.0))
+    tol = float(
+        check_scalar(tol, "tol", min_val=0.0, max_val=1.0, include_min=False, include_max=False)
+    )
+    min_order = check_positive_int(min_order, "min_order")
+    z = t * phi
+    if z > _MAX_TPHI:
+        raise ValueError(
+            f"t * phi = {z:.3g} needs a Chebyshev order above {_MAX_TPHI:.0e}; use a smaller t "
+            "or method='exact'/'krylov'."
+        )
     top = int(z + 30 * math.sqrt(z + 1) + 80)
     tail = 2.0 * np.cumsum(ive(np.arange(top, -1, -1), z))[::-1]  # tail[j] = 2 Σ_{i>=j} ive
     ok = np.nonzero(tail[1:] <= tol)[0]

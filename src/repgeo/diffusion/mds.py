@@ -10,6 +10,7 @@ De Silva & Tenenbaum, "Sparse multidimensional scaling using landmark points" (2
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,16 @@ __all__ = ["classical_mds", "landmark_placement", "smacof"]
 
 
 def _classical(D: torch.Tensor, n_components: int) -> torch.Tensor:
+    # MDS is scale-equivariant: work on D / 2^e (|D| <= 1) so that D² cannot overflow
+    dmax = float(D.abs().max()) if D.numel() else 0.0
+    e = math.frexp(dmax)[1] if dmax > 0 else 0
+    D = torch.ldexp(D, torch.tensor(-e, dtype=D.dtype, device=D.device))
+    return torch.ldexp(
+        _classical_unit(D, n_components), torch.tensor(e, dtype=D.dtype, device=D.device)
+    )
+
+
+def _classical_unit(D: torch.Tensor, n_components: int) -> torch.Tensor:
     D2 = D * D
     B = -0.5 * (D2 - D2.mean(0, keepdim=True) - D2.mean(1, keepdim=True) + D2.mean())
     B = 0.5 * (B + B.T)

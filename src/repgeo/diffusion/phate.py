@@ -1,6 +1,6 @@
 """PHATE-style potential distance and embedding (a baseline; our own implementation).
 
-From the alpha-decay graph, the diffusion operator ``P = D^{-1} W`` is powered to a time ``t``
+From the alpha-decay graph (with self-loops ``K_ii = 1``, as in PHATE), the diffusion operator ``P = D^{-1} W`` is powered to a time ``t``
 (by default the knee of the von Neumann entropy ``H(t)`` of the spectrum ``|μ_i|^t`` of ``P``), the
 *potential* ``U = -log(P^t + 1e-7)`` is formed row by row, and the potential distance is the
 Euclidean distance between rows of ``U``. The embedding is metric MDS of those distances.
@@ -29,7 +29,7 @@ from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import check_array, check_choice, check_positive_int, check_random_state
 from .geodesic import _spectral_quadrature, kneedle
 from .graph import DiffusionGraph, build_graph
-from .heat import _columns
+from .heat import _check_ts, _columns
 from .mds import _classical, _smacof
 
 __all__ = ["PHATE", "phate_potential_distances", "von_neumann_entropy"]
@@ -42,6 +42,18 @@ def von_neumann_entropy(graph: DiffusionGraph, ts: Any, *, random_state: Any = 0
     ``|μ_i|^t / Σ_j |μ_j|^t`` over the eigenvalues ``μ`` of ``P = D^{-1}W`` (exact for
     ``n <= 500``, stochastic Lanczos quadrature beyond).
 
+    Parameters
+    ----------
+    graph : DiffusionGraph
+    ts : float or sequence of float
+        Powers ``t >= 0`` (finite).
+    random_state : int, optional
+        Seed of the stochastic estimate on large graphs.
+
+    Returns
+    -------
+    ndarray of shape (len(ts),)
+
     Examples
     --------
     >>> import numpy as np
@@ -52,6 +64,12 @@ def von_neumann_entropy(graph: DiffusionGraph, ts: Any, *, random_state: Any = 0
     >>> bool(H[0] > H[1] > H[2] >= 0)
     True
     """
+    if not isinstance(graph, DiffusionGraph):
+        raise TypeError(
+            f"graph must be a DiffusionGraph (see build_graph); got {type(graph).__name__}."
+        )
+    ts = _check_ts(ts)
+    check_random_state(random_state)
     if graph.laplacian != "normalized":
         graph = DiffusionGraph(
             graph.rows,
@@ -113,7 +131,8 @@ def phate_potential_distances(
     Parameters
     ----------
     graph : DiffusionGraph
-        Usually the alpha-decay graph (``build_graph(X, k=5, decay=40)``).
+        Usually the alpha-decay graph; PHATE's own operator keeps the kernel's diagonal
+        (``build_graph(X, k=5, decay=40, self_loops=True)``, what :class:`PHATE` uses).
     t : int or "auto", default="auto"
         Number of diffusion steps; ``"auto"``: knee of the von Neumann entropy over ``1..t_max``.
     rows : array_like of int, optional
@@ -237,7 +256,7 @@ class PHATE(TransformerMixin, BaseEstimator):
         m = check_positive_int(self.n_landmarks, "n_landmarks", min_val=nc + 1)
         check_choice(self.mds, "mds", ("smacof", "classical"))
         rng = check_random_state(self.random_state)
-        self.graph_ = build_graph(X, k=self.k, decay=self.decay)
+        self.graph_ = build_graph(X, k=self.k, decay=self.decay, self_loops=True)
         g = self.graph_
         if isinstance(self.t, str):
             check_choice(self.t, "t", ("auto",))

@@ -5,7 +5,13 @@ Metrics
 ``diffusion.dse``         ``{model: {epoch: DSE in bits}}``
 ``diffusion.dse_stderr``  ``{model: {epoch: standard error of the DSE}}`` (0 for the exact spectrum)
 ``diffusion.dsmi``        ``{model: {epoch: DSMI(Z; Y) in bits}}``
+``diffusion.dsmi_stderr`` ``{model: {epoch: standard error of the DSMI}}`` (spread over its random
+                          size-matched subsets, and the SLQ errors if any)
 ``diffusion.sigma``       ``{model: {epoch: Gaussian bandwidth used}}``
+
+The report's table also names the estimator of each DSE (exact, or SLQ with its operator and
+dropped kernel mass) and lists every accuracy warning, so none is lost in a loop over
+checkpoints.
 
 Options (section ``diffusion``): ``t`` (diffusion power, 1), ``bandwidth`` (``"median"``,
 ``"knn"`` or a float σ; default ``"median"``), ``n_repetitions`` (size-matched random subsets per
@@ -17,36 +23,29 @@ them:
 
 * :func:`measure_dse` — DSE, its standard error, DSMI(Z; Y) and σ of an embedding at every
   checkpoint (through :func:`repgeo.models.over_checkpoints`);
-* :func:`report_dse` — the metrics, table and figure of such results in a run;
-* :func:`geodesic_method_distances` — heat-geodesic, PHATE-potential, diffusion-map,
-  shortest-path and Euclidean distances from source rows, on one shared graph (the ``diffusion``
-  study scores them against ground-truth geodesics).
+* :func:`report_dse` — the metrics, table and figure of such results in a run.
+
+:func:`repgeo.diffusion.geodesic_method_distances` (the distances the ``diffusion`` study scores
+against ground-truth geodesics) lives in :mod:`repgeo.diffusion.evaluation`; it and
+:data:`METHODS` are re-exported here for older imports.
 """
 
 from __future__ import annotations
 
-import warnings
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from .._backend import to_numpy
-from .._validation import check_array, check_positive_int
+from .._validation import check_positive_int
 from ..data import Dataset
 from ..diffusion import (
-    build_graph,
-    diffusion_map,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
-    euclidean_distances,
-    heat_geodesic_distances,
-    phate_potential_distances,
-    select_t,
-    shortest_path_distances,
 )
-from ..diffusion.graph import DisconnectedGraphWarning
+from ..diffusion.evaluation import METHODS, geodesic_method_distances
 from ..models import hidden_layers, over_checkpoints
 from ..plots import plot_dse_over_training
 from ..runs import Panel, RunContext
@@ -63,10 +62,7 @@ __all__ = [
 
 DEFAULTS: dict[str, Any] = {"t": 1.0, "bandwidth": "median", "n_repetitions": 5}
 
-METHODS = ("heat_geodesic", "phate", "diffusion_maps", "shortest_path", "euclidean")
-"""The distances :func:`geodesic_method_distances` returns, in this order."""
-
-_QUANTITIES = ("dse", "dse_stderr", "dsmi", "sigma")
+_QUANTITIES = ("dse", "dse_stderr", "dsmi", "dsmi_stderr", "sigma")
 
 
 # ----------------------------------------------------------------------------- DSE over training
@@ -111,8 +107,9 @@ def measure_dse(
     -------
     results : dict
         ``{"dse": {epoch: bits}, "dse_stderr": {epoch: se}, "dsmi": {epoch: bits},
-        "sigma": {epoch: σ}}``, epochs as strings (JSON keys) in ascending order; ``"dsmi"`` is
-        empty when ``data`` has no labels.
+        "dsmi_stderr": {epoch: se}, "sigma": {epoch: σ}, "estimator": {epoch: str},
+        "warnings": {epoch: [str]}}``, epochs as strings (JSON keys) in ascending order;
+        ``"dsmi"`` and ``"dsmi_stderr"`` are empty when ``data`` has no labels.
 
     Examples
     --------
@@ -125,7 +122,7 @@ def measure_dse(
     >>> res = measure_dse([(0, MLP([4, 16, 8, 3], seed=0)), (5, MLP([4, 16, 8, 3], seed=1))],
     ...                   data, n_repetitions=2)
     >>> sorted(res), list(res["dse"])
-    (['dse', 'dse_stderr', 'dsmi', 'sigma'], ['0', '5'])
+    (['dse', 'dse_stderr', 'dsmi', 'dsmi_stderr', 'estimator', 'sigma', 'warnings'], ['0', '5'])
     >>> all(0 < v < np.log2(60) for v in res["dse"].values())
     True
     """
@@ -152,15 +149,31 @@ def measure_dse(
     per_epoch: dict[int, tuple[Any, Any]] = {}
     for series in over_checkpoints(ckpts, measure, data.X, layers=layers, device=device).values():
         per_epoch.update(series)
-    out: dict[str, dict[str, float]] = {q: {} for q in _QUANTITIES}
+    out: dict[str, dict[str, Any]] = {q: {} for q in (*_QUANTITIES, "estimator", "warnings")}
     for epoch in sorted(per_epoch):
         dse, mi = per_epoch[epoch]
-        out["dse"][str(epoch)] = dse.entropy
-        out["dse_stderr"][str(epoch)] = dse.stderr
-        out["sigma"][str(epoch)] = dse.sigma
+        e = str(epoch)
+        out["dse"][e] = dse.entropy
+        out["dse_stderr"][e] = dse.stderr
+        out["sigma"][e] = dse.sigma
+        out["estimator"][e] = _describe(dse)
+        notes = list(dse.warnings)
         if mi is not None:
-            out["dsmi"][str(epoch)] = mi.mi
+            out["dsmi"][e] = mi.mi
+            out["dsmi_stderr"][e] = None if math.isnan(mi.stderr) else mi.stderr
+            notes.extend(w for w in mi.warnings if w not in notes)
+        out["warnings"][e] = notes
     return out
+
+
+def _describe(res: Any) -> str:
+    """One line naming how a DSE was estimated and its accuracy diagnostics."""
+    if res.method == "exact":
+        return "exact"
+    text = f"SLQ ({res.operator} kernel"
+    if res.operator == "sparse":
+        text += f", dropped mass {100 * res.dropped_kernel_mass:.2g}%"
+    return text + ")"
 
 
 def report_dse(
@@ -173,7 +186,8 @@ def report_dse(
     table_caption: str = "",
     accuracy: Mapping[str, Mapping[Any, float]] | None = None,
 ) -> None:
-    """Write ``diffusion.dse``, ``.dse_stderr``, ``.dsmi`` and ``.sigma``, a table and a figure.
+    """Write ``diffusion.dse``, ``.dse_stderr``, ``.dsmi``, ``.dsmi_stderr`` and ``.sigma``, a
+    table (with the estimator of each value) and a figure, and list any accuracy warnings.
 
     Parameters
     ----------
@@ -192,20 +206,28 @@ def report_dse(
         raise ValueError("results must name at least one model.")
     fig = plot_dse_over_training(results)  # validates results before the first write
     for key in _QUANTITIES:
-        ctx.metric(f"diffusion.{key}", {model: res[key] for model, res in results.items()})
+        ctx.metric(f"diffusion.{key}", {model: res.get(key, {}) for model, res in results.items()})
     rows = []
+    notes = []
     for model, res in results.items():
         acc = {int(e): float(a) for e, a in (accuracy or {}).get(model, {}).items()}
+        dsmi, dsmi_se = res.get("dsmi", {}), res.get("dsmi_stderr", {})
         for e, v in res["dse"].items():
             row: dict[str, Any] = {"model": model, "epoch": int(e)}
             if accuracy is not None:
                 row["test accuracy"] = round(acc.get(int(e), float("nan")), 4)
             row["DSE (bits)"] = round(v, 4)
-            row["DSMI(Z;Y) (bits)"] = round(res["dsmi"][e], 4) if e in res["dsmi"] else ""
+            row["DSMI(Z;Y) (bits)"] = round(dsmi[e], 4) if e in dsmi else ""
+            se = dsmi_se.get(e)
+            row["DSMI stderr"] = round(se, 4) if se is not None else ""
             row["σ"] = round(res["sigma"][e], 4)
+            row["estimator"] = res.get("estimator", {}).get(e, "")
             rows.append(row)
+            notes.extend(f"{model}, epoch {e}: {w}" for w in res.get("warnings", {}).get(e, []))
     ctx.table(title, rows, caption=table_caption)
     ctx.figure(fig, name, caption=caption)
+    if notes:
+        ctx.text("Accuracy warnings: " + " ".join(notes))
 
 
 def run(ctx: RunContext, opts: dict[str, Any]) -> None:
@@ -233,102 +255,18 @@ def run(ctx: RunContext, opts: dict[str, Any]) -> None:
     )
 
 
-# ----------------------------------------------------------------------------- geodesic methods
-def geodesic_method_distances(
-    X: Any,
-    *,
-    rows: Any,
-    k: int,
-    dm_components: int = 10,
-    random_state: int = 0,
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Distances from ``rows`` to every point by each method of :data:`METHODS`.
-
-    One alpha-decay kNN graph (:func:`repgeo.diffusion.build_graph`) is shared by every graph
-    method: heat geodesics at the automatic ``t`` (:func:`repgeo.diffusion.select_t`), the PHATE
-    potential distance, Euclidean distances between ``dm_components`` diffusion-map coordinates,
-    graph shortest paths (pairs in different components are set to twice the largest finite
-    path) and plain Euclidean distances.
-
-    Parameters
-    ----------
-    X : array_like of shape (n, d)
-        Points.
-    rows : array_like of int, shape (m,)
-        Source points.
-    k : int
-        Neighbours of the graph.
-    dm_components : int, default=10
-        Diffusion-map coordinates.
-    random_state : int, default=0
-        Seed of the automatic ``t``, PHATE and the diffusion map.
-
-    Returns
-    -------
-    distances : dict of str to ndarray of shape (m, n)
-        ``{method: D}`` in the order of :data:`METHODS`.
-    info : dict
-        ``t`` (heat), ``t_phate``, ``order`` (Chebyshev order), ``saturated`` (fraction of
-        saturated heat-geodesic distances), ``components`` (of the graph) and ``warnings``
-        (messages of the graph's :class:`~repgeo.diffusion.DisconnectedGraphWarning`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from repgeo.panels.diffusion import geodesic_method_distances
-    >>> theta = np.linspace(0, 2 * np.pi, 150, endpoint=False)
-    >>> X = np.c_[np.cos(theta), np.sin(theta)]
-    >>> D, info = geodesic_method_distances(X, rows=[0, 50], k=5)
-    >>> list(D) == ["heat_geodesic", "phate", "diffusion_maps", "shortest_path", "euclidean"]
-    True
-    >>> D["shortest_path"].shape, info["components"]
-    ((2, 150), 1)
-    """
-    X = to_numpy(check_array(X, name="X"))
-    rows = to_numpy(check_array(rows, name="rows", ndim=1, dtype="int"))
-    if rows.min() < 0 or rows.max() >= X.shape[0]:
-        raise ValueError(
-            f"rows must be indices in [0, {X.shape[0]}); got range [{rows.min()}, {rows.max()}]."
-        )
-    k = check_positive_int(k, "k")
-    dm_components = check_positive_int(dm_components, "dm_components")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DisconnectedGraphWarning)
-        g = build_graph(X, k=k)
-    t, _, _ = select_t(g, random_state=random_state)
-    D_heat, heat = heat_geodesic_distances(g, t, rows=rows, return_info=True)
-    D_phate, t_phate = phate_potential_distances(
-        g, rows=rows, random_state=random_state, return_t=True
-    )
-    psi = diffusion_map(g, dm_components, random_state=random_state)
-    D_sp = shortest_path_distances(g, X, rows=rows)
-    finite = np.isfinite(D_sp)
-    if not finite.all():  # disconnected: beyond every finite path
-        D_sp = np.where(finite, D_sp, 2.0 * np.nanmax(np.where(finite, D_sp, np.nan)))
-    distances = {
-        "heat_geodesic": D_heat,
-        "phate": D_phate,
-        "diffusion_maps": euclidean_distances(psi, rows=rows),
-        "shortest_path": D_sp,
-        "euclidean": euclidean_distances(X, rows=rows),
-    }
-    info = {
-        "t": t,
-        "t_phate": t_phate,
-        "order": heat.get("order"),
-        "saturated": heat["saturated_fraction"],
-        "components": g.n_components,
-        "warnings": [str(w.message) for w in caught],
-    }
-    return distances, info
-
-
 PANEL = Panel(
     name="diffusion",
     title="Diffusion spectral entropy over training",
     fn=run,
     config=DEFAULTS,
-    metrics=("diffusion.dse", "diffusion.dse_stderr", "diffusion.dsmi", "diffusion.sigma"),
+    metrics=(
+        "diffusion.dse",
+        "diffusion.dse_stderr",
+        "diffusion.dsmi",
+        "diffusion.dsmi_stderr",
+        "diffusion.sigma",
+    ),
     requires=("train_manifold", "train_digits"),
     summary="diffusion spectral entropy and DSMI(Z; Y) of the embeddings per checkpoint",
 )

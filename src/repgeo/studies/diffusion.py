@@ -20,12 +20,12 @@ Metrics
 ``diffusion.geodesic_scores``    ``{dataset: {method: {spearman, pearson, precision_at_k, trustworthiness}}}``
 ``diffusion.heat_t``             ``{dataset: t chosen automatically}``
 ``diffusion.dse``                ``{model: {epoch: DSE in bits}}`` (and ``dse_stderr``)
-``diffusion.dsmi``               ``{model: {epoch: DSMI(Z; Y) in bits}}``
+``diffusion.dsmi``               ``{model: {epoch: DSMI(Z; Y) in bits}}`` (and ``dsmi_stderr``)
 ``diffusion.sigma``              ``{model: {epoch: bandwidth used}}``
 
-The computations live in :mod:`repgeo.panels.diffusion` (:func:`geodesic_method_distances`,
-:func:`measure_dse`, :func:`report_dse`; the latter two also make the default study's panel) and
-the figures in :mod:`repgeo.plots.diffusion`.
+The computations live in :mod:`repgeo.diffusion` (:func:`~repgeo.diffusion.geodesic_method_distances`)
+and :mod:`repgeo.panels.diffusion` (:func:`measure_dse`, :func:`report_dse`, which also make the
+default study's panel); the figures in :mod:`repgeo.plots.diffusion`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..data import branching_tree, load_digits, swiss_roll
-from ..diffusion import PHATE, HeatGeodesic, evaluate_distances
+from ..diffusion import PHATE, HeatGeodesic, evaluate_distances, geodesic_method_distances
 from ..latent import pca_project
 from ..models import MLP, TrainConfig, train
 from ..panels._common import checkpoints
-from ..panels.diffusion import DEFAULTS, geodesic_method_distances, measure_dse, report_dse
+from ..panels.diffusion import DEFAULTS, measure_dse, report_dse
 from ..plots import plot_embeddings_2d, plot_geodesic_scores
 from ..runs import RunContext, Stage, Study
 
@@ -210,7 +210,13 @@ STUDY = Study(
             "training",
             training,
             title="Diffusion spectral entropy and mutual information over training",
-            metrics=("diffusion.dse", "diffusion.dse_stderr", "diffusion.dsmi", "diffusion.sigma"),
+            metrics=(
+                "diffusion.dse",
+                "diffusion.dse_stderr",
+                "diffusion.dsmi",
+                "diffusion.dsmi_stderr",
+                "diffusion.sigma",
+            ),
         ),
     ],
     config=CONFIG,
