@@ -15,6 +15,20 @@ slice-mlp784    the slice metric G = (JE)ᵀ(JE)/n on the same plane. Anchor: th
 effvol-cnn      effective volume (top k = 10) of the 64-d hidden layer of a small CNN (GELU) on
                 sklearn digits, on a 60×60 plane through a 7, a 6 and a 1 (generic vmap(jacfwd)
                 path: the CNN has no special structure).
+effvol-resnet18 top-10 effective volume of a ResNet-18 (torchvision's architecture, rebuilt here:
+                BasicBlocks, layer1..layer4, BatchNorm in eval mode with calibrated running
+                statistics, random weights) truncated after ``layer2``, at 32×32×3 inputs
+                (d = 3,072, n = 2,048). Ours: ``method="auto"`` = randomised block Krylov on
+                JᵀJ from batched JVPs/VJPs (~100 products per point). Anchor: the exact
+                full-Jacobian path (``method="gram"``: vmap(jacrev), 2,048 VJPs per point, float64
+                Gram matrix, eigenvalues) — the algorithm of repgeo's previous default. The
+                accuracy line compares ours with the anchor's exact values on the anchor's points.
+effvol-resnet34 the seed paper's image experiment: ResNet-34 (GELU, random weights), features after
+                global average pooling (n = 512), CIFAR-sized inputs (d = 3,072), k = 512 (the
+                full log pseudo-determinant), a 60×60 plane through three images; target ≤ 60 s
+                for the plane on an H200. Ours: reverse-mode Jacobians, float64 Gram, Cholesky
+                with condition estimates. Anchor: the authors' reference method (above). GPU
+                only: runs with ``--device cuda`` (or when named in ``--cases``).
 
 Each method runs in a fresh subprocess so that its peak memory (``VmHWM`` after resetting it,
 minus the resident size before the run; CUDA: ``max_memory_allocated``) is its own. Times are per
@@ -24,8 +38,10 @@ point: ours over the whole plane, the anchor over its first ``--anchor-points`` 
 Usage::
 
     .venv/bin/python benchmarks/geometry.py            # full (several minutes on 2 CPU cores)
-    .venv/bin/python benchmarks/geometry.py --quick    # smoke version (~1 min)
-    .venv/bin/python benchmarks/geometry.py --device cuda
+    .venv/bin/python benchmarks/geometry.py --quick    # smoke version (a few minutes)
+    .venv/bin/python benchmarks/geometry.py --device cuda [--memory-budget 32GB]
+
+``--device cuda`` without a CUDA device prints a note and exits cleanly (status 0).
 """
 
 from __future__ import annotations
@@ -45,12 +61,110 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from torch import nn  # noqa: E402
+
+from repgeo._backend import set_memory_budget  # noqa: E402
 from repgeo.data import load_digits  # noqa: E402
-from repgeo.features import FeatureMap  # noqa: E402
+from repgeo.features import FeatureMap, layer_names  # noqa: E402
 from repgeo.geometry import effective_volume, plane_slice, slice_metric  # noqa: E402
 from repgeo.models import MLP, SmallCNN  # noqa: E402
 
-CASES = ("effvol-mlp784", "slice-mlp784", "effvol-cnn")
+CASES = ("effvol-mlp784", "slice-mlp784", "effvol-cnn", "effvol-resnet18", "effvol-resnet34")
+GPU_ONLY = ("effvol-resnet34",)
+
+
+# ----------------------------------------------------------------------------- ResNets
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock: conv3x3-BN-act-conv3x3-BN, identity or 1x1-conv shortcut, act."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int, act: type[nn.Module]) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = act()
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet-18/34 layout (7x7/2 stem, max-pool, layer1..layer4 of BasicBlocks,
+    global average pooling, fc), its initialisation (Kaiming-normal fan-out convolutions, BN
+    weight 1, bias 0), and an activation of choice (the paper's ResNet-34 used GELU)."""
+
+    def __init__(self, blocks=(2, 2, 2, 2), act: type[nn.Module] = nn.ReLU, classes=10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = act()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        inplanes = 64
+        for i, (planes, n_blocks) in enumerate(zip((64, 128, 256, 512), blocks)):
+            layer = []
+            for j in range(n_blocks):
+                layer.append(BasicBlock(inplanes, planes, 2 if (j == 0 and i > 0) else 1, act))
+                inplanes = planes
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _images(n: int, seed: int, size: int = 32) -> np.ndarray:
+    """Deterministic smooth colour 'images' in [0, 1], (n, 3*size*size)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3, size, size))
+    k = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
+    k /= k.sum()
+    for axis in (2, 3):
+        x = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), axis, x)
+    x = (x - x.min(axis=(1, 2, 3), keepdims=True)) / np.ptp(x, axis=(1, 2, 3), keepdims=True)
+    return x.reshape(n, -1)
+
+
+def resnet(depth: int, act: type[nn.Module], seed: int = 0) -> ResNet:
+    """A random ResNet-18/34 with BatchNorm statistics calibrated on random images (so that
+    eval-mode BN normalises like a trained network's), in eval mode."""
+    torch.manual_seed(seed)
+    net = ResNet((2, 2, 2, 2) if depth == 18 else (3, 4, 6, 3), act)
+    calib = torch.as_tensor(_images(64, seed + 100), dtype=torch.float32).reshape(64, 3, 32, 32)
+    net.train()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = None  # cumulative average
+        for _ in range(2):
+            net(calib)
+    return net.eval()
+
+
+def resnet_layer(net: nn.Module, block: str) -> str:
+    """The FeatureMap layer name for a ResNet stage's output: the module name where FeatureMap
+    accepts container modules, else the traced node of its last activation."""
+    names = layer_names(net)
+    if block in names:
+        return block
+    if block == "avgpool":
+        return "avgpool"
+    last = [n for n in names if n.startswith(block.replace(".", "_") + "_") and "relu" in n]
+    return last[-1]
 
 
 # ----------------------------------------------------------------------------- set-ups
@@ -73,12 +187,22 @@ def build(case: str, resolution: int, device: str):
         fm = FeatureMap(net.to(device), "act1")
         x1, x2, x3 = _smooth_images(3, seed=1)
         k = 784
-    else:
+    elif case == "effvol-cnn":
         cnn = SmallCNN(activation="gelu", seed=0)
         fm = FeatureMap(cnn.to(device), "act3")
         ds = load_digits()
         x1, x2, x3 = (ds.X[np.flatnonzero(ds.y == c)[0]] for c in (7, 6, 1))
         k = 10
+    elif case == "effvol-resnet18":
+        net = resnet(18, nn.ReLU).to(device)
+        fm = FeatureMap(net, resnet_layer(net, "layer2"), input_shape=(3, 32, 32))
+        x1, x2, x3 = _images(3, seed=1)
+        k = 10
+    else:  # effvol-resnet34
+        net = resnet(34, nn.GELU).to(device)
+        fm = FeatureMap(net, "avgpool", input_shape=(3, 32, 32))
+        x1, x2, x3 = _images(3, seed=1)
+        k = 512
     plane = plane_slice(x1, x2, x3, resolution=resolution)
     X = torch.as_tensor(plane.points, dtype=torch.float32, device=device)
     E = torch.as_tensor(plane.basis, dtype=torch.float32, device=device)
@@ -102,7 +226,11 @@ def run_method(
     if method == "ours":
         if case == "slice-mlp784":
             return slice_metric(fm, X, E)
+        if case.startswith("effvol-resnet"):
+            return effective_volume(fm, X, k=k, return_info=True)
         return effective_volume(fm, X, k=k)
+    if method == "exact":  # the full-Jacobian path: vmap(jacrev) + float64 Gram + eigenvalues
+        return effective_volume(fm, X, k=k, method="gram")
     if method == "ours-generic":  # the batched-tangent jvp path, no structure
         return slice_metric(fm, X, E, use_structure=False)
     if method == "anchor":
@@ -138,12 +266,15 @@ def worker(
     device: str,
     out: str,
     threads: int | None,
+    budget: str | None = None,
 ) -> None:
     if threads:
         torch.set_num_threads(threads)
+    if budget:
+        set_memory_budget(budget)
     fm, X, E, k = build(case, resolution, device)
     X = X[:n_points]
-    run_method(case, method, fm, X[:5], E, k)  # warm-up
+    run_method(case, method, fm, X[: 1 if case.startswith("effvol-resnet") else 5], E, k)  # warm-up
     cuda = device.startswith("cuda")
     if cuda:
         torch.cuda.synchronize()
@@ -162,10 +293,27 @@ def worker(
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated() if cuda else _rss_kb("VmHWM:") * 1024
+    extra = {}
+    if isinstance(res, tuple):  # (values, SpectralInfo)
+        res, info = res
+        extra = {
+            "method": info.method,
+            "error_estimate": float(np.max(info.error_estimate)),
+            "unreliable": int(np.sum(info.unreliable)),
+            "min_rank": int(np.min(info.rank)),
+        }
+        if info.n_products is not None:
+            extra["products"] = float(np.mean(info.n_products))
+            extra["converged"] = bool(np.all(info.converged))
     np.save(out, res.detach().cpu().numpy().astype(np.float64))
     print(
         json.dumps(
-            {"seconds": seconds, "n": int(X.shape[0]), "peak_mb": max(peak - base, 0) / 2**20}
+            {
+                "seconds": seconds,
+                "n": int(X.shape[0]),
+                "peak_mb": max(peak - base, 0) / 2**20,
+                **extra,
+            }
         )
     )
 
@@ -178,6 +326,7 @@ def spawn(
     device: str,
     tmp: str,
     threads: int | None,
+    budget: str | None = None,
 ) -> dict:
     out = os.path.join(tmp, f"{case}_{method}.npy")
     cmd = [
@@ -197,6 +346,8 @@ def spawn(
     ]
     if threads:
         cmd += ["--threads", str(threads)]
+    if budget:
+        cmd += ["--memory-budget", budget]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{case}/{method} failed:\n{proc.stderr[-2000:]}")
@@ -207,12 +358,24 @@ def spawn(
 
 
 # ----------------------------------------------------------------------------- main
+def _points(case: str, quick: bool, device: str, resolution: int) -> tuple[int, int]:
+    """(points timed for ours, points timed for the anchor)."""
+    full = resolution * resolution
+    if case == "slice-mlp784":
+        return full, 10 if quick else 20
+    if case == "effvol-resnet18":
+        return (16, 2) if quick else (64, 4)
+    if case == "effvol-resnet34":
+        return (400 if quick else full), (5 if quick else 10)
+    return (400 if quick else full), (10 if quick else 20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="small smoke version")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     ap.add_argument(
         "--anchor-points", type=int, default=None, help="points timed for the reference method"
     )
@@ -222,7 +385,18 @@ def main() -> None:
         default=None,
         help="torch CPU threads in every worker (default: torch's)",
     )
-    ap.add_argument("--cases", nargs="*", default=list(CASES), choices=CASES)
+    ap.add_argument(
+        "--memory-budget",
+        default=None,
+        help="repgeo memory budget in every worker (default: 1GB on CPU, 32GB on CUDA)",
+    )
+    ap.add_argument(
+        "--cases",
+        nargs="*",
+        default=None,
+        choices=CASES,
+        help="default: all; effvol-resnet34 only with --device cuda",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("CASE", "METHOD"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--resolution", type=int, default=60, help=argparse.SUPPRESS)
@@ -237,41 +411,71 @@ def main() -> None:
             args.device,
             args.out,
             args.threads,
+            args.memory_budget,
         )
         return
+    cuda = args.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        print(f"# repgeo.geometry benchmark: --device {args.device} but no CUDA device; skipped")
+        return
+    budget = args.memory_budget or ("32GB" if cuda else None)
+    cases = args.cases if args.cases is not None else [
+        c for c in CASES if cuda or c not in GPU_ONLY
+    ]  # fmt: skip
     resolution = 60
-    ours_points = 400 if args.quick else resolution * resolution
-    anchor_points = args.anchor_points or (10 if args.quick else 20)
     print(
         f"# repgeo.geometry benchmark: torch {torch.__version__}, device {args.device}, "
         f"{args.threads or torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}; "
-        f"plane {resolution}x{resolution}; ours timed on {ours_points} points, anchor on {anchor_points}; "
+        f"plane {resolution}x{resolution}; memory budget {budget or '1GB (default)'}; "
         "seconds are per point"
     )
+    if not cuda:
+        skipped = [c for c in GPU_ONLY if c not in cases]
+        if skipped:
+            print(f"# {', '.join(skipped)}: GPU case, skipped on CPU (run with --device cuda)")
     with tempfile.TemporaryDirectory() as tmp:
-        for case in args.cases:
-            n_ours = resolution * resolution if case == "slice-mlp784" else ours_points
-            ours = spawn(case, "ours", n_ours, resolution, args.device, tmp, args.threads)
-            anchor = spawn(
-                case, "anchor", anchor_points, resolution, args.device, tmp, args.threads
-            )
+        for case in cases:
+            n_ours, n_anchor = _points(case, args.quick, args.device, resolution)
+            n_anchor = args.anchor_points or n_anchor
+            anchor_method = "exact" if case == "effvol-resnet18" else "anchor"
+
+            def run(method: str, n: int, case: str = case) -> dict:
+                return spawn(case, method, n, resolution, args.device, tmp, args.threads, budget)
+
+            ours = run("ours", n_ours)
+            anchor = run(anchor_method, n_anchor)
             a, o = anchor["per_point"], ours["per_point"]
             print(f"BENCH {case} ours={o:.3g} anchor={a:.3g} ratio={a / o:.1f}")
-            m = anchor_points
+            m = n_anchor
             diff = np.abs(ours["values"][:m] - anchor["values"][:m])
             scale = np.abs(anchor["values"][:m]).max()
+            what = "exact full-Jacobian path" if anchor_method == "exact" else "reference"
             print(
                 f"  {case}: ours {o * 1e3:.3g} ms/point ({ours['seconds']:.1f} s for {ours['n']} points, peak +{ours['peak_mb']:.0f} MB); "
-                f"reference {a * 1e3:.3g} ms/point (peak +{anchor['peak_mb']:.0f} MB); "
-                f"max |ours - reference| = {diff.max():.3g} (values up to {scale:.3g})"
+                f"{what} {a * 1e3:.3g} ms/point on {anchor['n']} points (peak +{anchor['peak_mb']:.0f} MB); "
+                f"max |ours - {what}| = {diff.max():.3g} (values up to {scale:.3g})"
             )
+            if "method" in ours:
+                extra = (
+                    f", {ours['products']:.0f} JVP+VJP pairs per point"
+                    if "products" in ours
+                    else ""
+                )
+                print(
+                    f"  {case}: ours used method {ours['method']!r}{extra}; reported error estimate "
+                    f"up to {ours['error_estimate']:.2g} decades; {ours['unreliable']} unreliable "
+                    f"points; smallest resolved rank {ours['min_rank']} of k"
+                )
+            if case == "effvol-resnet34":
+                print(
+                    f"  {case}: the {resolution}x{resolution} plane took {ours['seconds']:.1f} s for "
+                    f"{ours['n']} points (target: 3,600 points in <= 60 s on an H200)"
+                )
             if case == "slice-mlp784":
-                bound = spawn(case, "bound", ours["n"], resolution, args.device, tmp, args.threads)
+                bound = run("bound", ours["n"])
                 b = bound["per_point"]
                 print(f"BENCH {case}-bound ours={o:.3g} bound={b:.3g} ratio={o / b:.2f}")
-                gen = spawn(
-                    case, "ours-generic", ours["n"], resolution, args.device, tmp, args.threads
-                )
+                gen = run("ours-generic", ours["n"])
                 g = gen["per_point"]
                 gdiff = np.abs(gen["values"] - ours["values"]).max() / np.abs(ours["values"]).max()
                 print(

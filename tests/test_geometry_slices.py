@@ -139,9 +139,11 @@ def test_float64_default_avoids_spurious_singular_metrics():
         net.fc1.bias.zero_()
     X = np.array([[1.0, 1.0], [0.1, -0.2]])
     from repgeo.features import FeatureMap
-    from repgeo.geometry import log_volume_element
+    from repgeo.geometry import GeometryAccuracyWarning, log_volume_element
 
-    assert np.isneginf(log_volume_element(FeatureMap(net, "act1"), X.astype(np.float32))[0])
+    with pytest.warns(GeometryAccuracyWarning, match="singular at 1 of 2 points"):
+        lv32 = log_volume_element(FeatureMap(net, "act1"), X.astype(np.float32))
+    assert np.isneginf(lv32[0])
     lv = decision_geometry(net, X)["log_volume"]
     assert np.all(np.isfinite(lv)) and lv[0] < -15
 

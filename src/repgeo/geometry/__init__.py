@@ -39,6 +39,8 @@ from .infinite_width import (
     random_feature_map,
 )
 from .metric import (
+    GeometryAccuracyWarning,
+    SpectralInfo,
     effective_volume,
     jacobian,
     log_volume_element,
@@ -58,7 +60,9 @@ from .training import (
 )
 
 __all__ = [
+    "GeometryAccuracyWarning",
     "Plane",
+    "SpectralInfo",
     "boundary_magnification",
     "decision_geometry",
     "effective_volume",

@@ -31,6 +31,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -40,9 +41,23 @@ from torch.func import jacfwd, jvp, vmap
 from .._backend import iter_chunks, to_torch
 from .._validation import check_array, check_positive_int
 from ._core import batch_rows
-from .metric import _check_basis, _check_bool, setup
+from .metric import GeometryAccuracyWarning, _check_basis, _check_bool, setup
 
 __all__ = ["gaussian_curvature", "metric_curvature", "scalar_curvature"]
+
+
+def _warn_undefined(K: torch.Tensor, name: str) -> None:
+    """K is undefined (NaN/inf) where det g = 0: say so instead of returning NaN silently."""
+    bad = ~torch.isfinite(K)
+    if bool(bad.any()):
+        warnings.warn(
+            f"{name}: the curvature is undefined (NaN or inf) at {int(bad.sum())} of {K.numel()} "
+            "points, where the 2-D metric is degenerate (det g = 0: the map does not vary along "
+            "the plane there, e.g. dead ReLUs or saturated activations, or the basis columns are "
+            "parallel).",
+            GeometryAccuracyWarning,
+            stacklevel=3,
+        )
 
 
 def _derivatives(f: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, E: torch.Tensor):
@@ -109,7 +124,7 @@ def gaussian_curvature(
     Returns
     -------
     K : ndarray or Tensor of shape (m,)
-        ``nan`` where the metric is degenerate.
+        ``nan`` where the metric is degenerate (with a :class:`GeometryAccuracyWarning`).
 
     See Also
     --------
@@ -143,6 +158,7 @@ def gaussian_curvature(
         for sl in iter_chunks(Xt.shape[0], rows):
             K = _gauss_equation(*_derivatives(prep.f, Xt[sl], E))
             out[sl] = K * n if normalize else K
+    _warn_undefined(out, "gaussian_curvature")
     return back(out)
 
 
@@ -243,4 +259,5 @@ def metric_curvature(metric: Callable[[Any], Any], U: Any, *, batch_size: int | 
     with torch.no_grad():  # differentiate w.r.t. inputs only
         for sl in iter_chunks(Ut.shape[0], rows):
             out[sl] = fn(Ut[sl])
+    _warn_undefined(out, "metric_curvature")
     return back(out)
