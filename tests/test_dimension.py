@@ -75,7 +75,7 @@ def test_twonn_matches_brute_force_formulas():
     r = _brute_sorted_distances(X, 2)
     log_mu = np.log(r[:, 1] / r[:, 0])
     n = len(X)
-    assert twonn(X) == pytest.approx((n - 1) / log_mu.sum(), rel=1e-10)
+    assert twonn(X, method="mle") == pytest.approx((n - 1) / log_mu.sum(), rel=1e-10)
     np.testing.assert_allclose(twonn_ratios(X), r[:, 1] / r[:, 0], rtol=1e-10)
     # Facco et al.: slope through the origin of -log(1 - i/N) on the i-th smallest log mu, top 10% dropped
     keep = int(n * 0.9)
@@ -93,10 +93,10 @@ def test_levina_bickel_matches_brute_force(unbiased):
     T = _brute_sorted_distances(X, k)
     inv = np.log(T[:, -1:] / T[:, :-1]).sum(1) / (k - 2 if unbiased else k - 1)
     local = 1.0 / inv
-    assert levina_bickel(X, k, unbiased=unbiased) == pytest.approx(local.mean(), rel=1e-10)
-    assert levina_bickel(X, k, aggregate="harmonic", unbiased=unbiased) == pytest.approx(
-        1.0 / inv.mean(), rel=1e-10
+    assert levina_bickel(X, k, aggregate="mean", unbiased=unbiased) == pytest.approx(
+        local.mean(), rel=1e-10
     )
+    assert levina_bickel(X, k, unbiased=unbiased) == pytest.approx(1.0 / inv.mean(), rel=1e-10)
     np.testing.assert_allclose(local_id(X, k, unbiased=unbiased), local, rtol=1e-10)
     np.testing.assert_allclose(
         LevinaBickel(k=k, unbiased=unbiased).fit(X).dimension_pw_, local, rtol=1e-10
