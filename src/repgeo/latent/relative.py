@@ -25,7 +25,8 @@ name           R_ij                                                     invarian
 
 Transforms fitted on the anchors (``transforms=``, applied in order to anchors and inputs before
 projecting): ``"center"`` (subtract the anchor mean — adds translation invariance),
-``"standard"`` (anchor mean and per-feature standard deviation), ``"l2"`` (unit rows).
+``"standard"`` (anchor mean and per-feature standard deviation; a constant anchor feature is
+divided by the anchors' overall RMS deviation instead), ``"l2"`` (unit rows).
 Output normalisation (``normalization=``): ``"none"``, ``"l2"`` or ``"layernorm"``, applied to
 each output row on its own — never across the batch (the research code's InstanceNorm over a
 permuted axis made predictions depend on batch composition).
@@ -191,10 +192,16 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
                 self._steps.append(("center", mu, None))
                 At = At - mu
             elif step == "standard":
-                mu, sd = At.mean(0), At.std(0, correction=0)
-                # constant anchor columns (spread at the rounding level of the mean) keep scale 1
+                # deviations are squared on anchors rescaled by a power of two (exact), so
+                # they neither underflow (anchors of 1e-200) nor overflow (1e200)
+                p = _pow2_scale(float(At.abs().amax()))
+                mu, sd = At.mean(0), (At * p).std(0, correction=0) / p
+                # a constant anchor column (spread at the rounding level of its mean) has no
+                # scale of its own: it takes the anchors' overall RMS deviation (1 if all the
+                # anchors coincide), so the transform stays invariant to isotropic scaling
                 amax = At.abs().amax(0)
-                sd = torch.where(sd > 64 * torch.finfo(At.dtype).eps * amax, sd, 1.0)
+                rms = float(torch.sqrt((((At - mu) * p) ** 2).mean())) / p
+                sd = torch.where(sd > 64 * torch.finfo(At.dtype).eps * amax, sd, rms or 1.0)
                 self._steps.append(("standard", mu, sd))
                 At = (At - mu) / sd
             else:
