@@ -112,7 +112,7 @@ class _Rows:
         self.exp2 = 0
         if not normalize and Zt.numel():
             amax = float(Zt.abs().amax())
-            self.exp2 = math.frexp(amax)[1] if amax > 0 else 0
+            self.exp2 = max(math.frexp(amax)[1], -1000) if amax > 0 else 0
             self.log_scale2 = 2.0 * self.exp2 * math.log(2.0)
         self.full: torch.Tensor | None = None
         if 8.0 * 3 * self.m * self.d <= get_memory_budget() / 4:

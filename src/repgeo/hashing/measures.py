@@ -146,7 +146,7 @@ def sample_pairs(
 def _pow2_exponent(Zt: torch.Tensor) -> int:
     """``e`` with ``max |Z| · 2^-e`` in [0.5, 1) (0 for an all-zero ``Z``)."""
     amax = float(Zt.abs().amax()) if Zt.numel() else 0.0
-    return math.frexp(amax)[1] if amax > 0 else 0
+    return max(math.frexp(amax)[1], -1000) if amax > 0 else 0  # 2^1000: subnormals too
 
 
 def _pair_values(
@@ -386,6 +386,10 @@ def effective_rank(Z: Any, *, center: bool = True) -> float:
     Zt = Zt.to(torch.float64)
     Zt = Zt * math.ldexp(1.0, -_pow2_exponent(Zt))  # scale-free: exact rescaling, no overflow
     n, d = Zt.shape
+    if center:  # spread at the rounding level of the mean: centring leaves only noise
+        lo, hi = torch.aminmax(Zt, dim=0)
+        if float((hi - lo).max()) <= 64 * torch.finfo(Zt.dtype).eps * float(Zt.abs().amax()):
+            Zt = torch.zeros_like(Zt)
     mu = Zt.mean(0) if center else torch.zeros(d, dtype=Zt.dtype, device=Zt.device)
     if d <= n:
         C = torch.zeros(d, d, dtype=Zt.dtype, device=Zt.device)
@@ -840,6 +844,10 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         Zt, _ = to_torch(Z, dtype=torch.float64)
         Tt, _ = to_torch(T, dtype=torch.float64)
         Tt = Tt.reshape(Tt.shape[0], -1).to(Zt.device)
+        # fit on 2^-a·Z and 2^-b·T (exact rescalings: no Gram entry overflows or underflows);
+        # the coefficients, intercept and penalty are mapped back to the original units below
+        ez, et = _pow2_exponent(Zt), _pow2_exponent(Tt)
+        Zt, Tt = torch.ldexp(Zt, torch.tensor(-ez)), torch.ldexp(Tt, torch.tensor(-et))
         zm, tm = Zt.mean(0), Tt.mean(0)
         Zc, Tc = Zt - zm, Tt - tm
         n, d = Zc.shape
@@ -859,7 +867,8 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
             alphas = to_numpy(check_array(self.alphas, name="alphas", ndim=1)).astype(np.float64)
             if np.any(alphas <= 0):
                 raise ValueError(f"alphas must be positive; got {alphas.tolist()}.")
-            alphas = alphas.tolist()
+            with np.errstate(over="ignore", under="ignore"):
+                alphas = np.ldexp(alphas, -2 * ez).tolist()  # penalties of the rescaled fit
         a = torch.as_tensor(alphas, dtype=torch.float64, device=Zt.device)[:, None]  # (A, 1)
         f = s2[None, :] / (s2[None, :] + a)  # (A, r)
         resid_out = (Tc**2).sum() - (UtT**2).sum()  # part of T outside span(U)
@@ -867,13 +876,15 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         # the intercept uses one degree of freedom: df = 1 + Σ f (interpolation → GCV = ∞)
         gcv = n * rss / (n - 1 - f.sum(1)).clamp_min(1e-12) ** 2
         best = alphas[int(torch.argmin(gcv))]
-        self.alpha_ = float(best)
+        with np.errstate(over="ignore", under="ignore"):  # the penalty in the input's units
+            self.alpha_ = float(np.ldexp(float(best), 2 * ez))
         if d <= n:
             coef = E @ (B / (s2 + best)[:, None])
         else:
             coef = Zc.T @ (E @ (UtT / (s2 + best)[:, None]))
-        self.coef_ = to_numpy(coef)
-        self.intercept_ = to_numpy(tm - zm @ coef)
+        intercept = torch.ldexp(tm - zm @ coef, torch.tensor(et))
+        self.coef_ = to_numpy(torch.ldexp(coef, torch.tensor(et - ez)))
+        self.intercept_ = to_numpy(intercept)
         self.n_features_in_ = int(d)
         self._single_target = bool(single_target)
         return self
@@ -910,9 +921,18 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         T = T.reshape(P.shape[0], -1)
         if T.shape[1] != P.shape[1]:
             raise ValueError(f"y must have {P.shape[1]} target(s) as in fit; got {T.shape[1]}.")
+        scale = math.ldexp(1.0, -_pow2_exponent(torch.from_numpy(T)))  # R² is a ratio
+        T, P = T * scale, P * scale
         ss_tot = ((T - T.mean(0)) ** 2).sum()
         ss_res = ((T - P) ** 2).sum()
-        return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
+        if ss_tot > 0:
+            return float(1.0 - ss_res / ss_tot)
+        warnings.warn(
+            "R² is undefined: the held-out targets are constant (zero variance); returning NaN.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return float("nan")
 
 
 def ridge_r2(

@@ -277,7 +277,7 @@ def _prepare(Z: Any, metric: str) -> torch.Tensor:
         return Zt / Zt.norm(dim=1, keepdim=True).clamp_min(tiny)
     amax = float(Zt.abs().amax()) if Zt.numel() else 0.0
     if amax > 0:
-        Zt = Zt * math.ldexp(1.0, -math.frexp(amax)[1])
+        Zt = Zt * math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
     return Zt
 
 

@@ -146,7 +146,7 @@ class SimHash(TransformerMixin, BaseEstimator):
             # the products of rows of magnitude 1e300 from overflowing (1e-300: underflowing)
             amax = float(z.abs().amax()) if z.numel() else 0.0
             if amax > 0 and math.isfinite(amax):
-                z = z * math.ldexp(1.0, -math.frexp(amax)[1])
+                z = z * math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
             out[sl] = to_numpy(z @ R.T > 0)
         return out
 

@@ -29,6 +29,7 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -45,7 +46,33 @@ _MAX_ROWS = 16384  # rows per chunk: large enough for fast GEMMs, small enough t
 def _pow2(T: torch.Tensor) -> float:
     """The power of two that brings ``max |T|`` into [0.5, 1): an exact rescaling."""
     amax = float(T.abs().amax()) if T.numel() else 0.0
-    return math.ldexp(1.0, -math.frexp(amax)[1]) if amax > 0 else 1.0
+    return math.ldexp(1.0, -max(math.frexp(amax)[1], -1000)) if amax > 0 else 1.0
+
+
+class _SumSquares:
+    """A Frobenius norm accumulated in chunks as ``scale · √ssq`` (LAPACK's dnrm2 scheme), so
+    the squares of huge entries never overflow and those of tiny ones never underflow."""
+
+    def __init__(self) -> None:
+        self.scale, self.ssq = 0.0, 0.0
+
+    def add(self, block: torch.Tensor) -> None:
+        m = float(block.abs().amax()) if block.numel() else 0.0
+        if m == 0.0:
+            return
+        if m > self.scale:
+            self.ssq *= (self.scale / m) ** 2
+            self.scale = m
+        self.ssq += float(((block / self.scale) ** 2).sum())
+
+    def ratio(self, other: _SumSquares) -> float:
+        """``‖self‖ / ‖other‖`` (0 when self is 0; ``‖self‖/1e-300`` when other is 0)."""
+        if self.scale == 0.0:
+            return 0.0
+        if other.scale == 0.0:
+            return self.scale * math.sqrt(self.ssq) / 1e-300
+        with np.errstate(over="ignore"):
+            return float(np.float64(self.scale / other.scale) * math.sqrt(self.ssq / other.ssq))
 
 
 def _moments(
@@ -204,7 +231,8 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         if self.scale:  # RMS norms, in the rescaled units
             sx = max(float(torch.sqrt(ssx / n)), 1e-300)
             sy = max(float(torch.sqrt(ssy / n)), 1e-300)
-            xy_n, xx_n, to_original = xy / (sx * sy), None if xx is None else xx / (sx * sx), 1.0
+            # divided in turn (sx·sy can underflow when a space is constant: 0/0)
+            xy_n, xx_n, to_original = xy / sx / sy, None if xx is None else xx / sx / sx, 1.0
         else:  # solve in the rescaled units; a linear map carries the factor px/py back
             sx, sy = px, py
             xy_n, xx_n, to_original = xy, xx, px / py
@@ -228,6 +256,14 @@ class LatentAligner(TransformerMixin, BaseEstimator):
             self.warnings_.append(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
         self.residual_ = float(self._residual(Xt, Yt))
+        if not math.isfinite(self.residual_):
+            msg = (
+                "the relative residual overflows float64: the mapped source and the target differ "
+                "by more than 1e308 times the target's spread (use scale=True for spaces of very "
+                "different magnitudes)."
+            )
+            self.warnings_.append(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
         return self
 
     def _map(self, Xt: torch.Tensor) -> torch.Tensor:
@@ -239,18 +275,17 @@ class LatentAligner(TransformerMixin, BaseEstimator):
     def _residual(self, Xt: torch.Tensor, Yt: torch.Tensor) -> torch.Tensor:
         f64 = torch.float64
         rows = chunk_rows(8 * 3 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
-        num = torch.zeros((), dtype=f64, device=Xt.device)
         mu = torch.zeros(Yt.shape[1], dtype=f64, device=Xt.device)
         py = _pow2(Yt)  # a ratio: computed in units of 2^b·Y, exact and overflow-free
         for sl in iter_chunks(Yt.shape[0], rows):
             mu += Yt[sl].to(device=Xt.device, dtype=f64).mul(py).sum(0)
         mu /= Yt.shape[0]
-        den = torch.zeros((), dtype=f64, device=Xt.device)
+        num, den = _SumSquares(), _SumSquares()
         for sl in iter_chunks(Xt.shape[0], rows):
             y = Yt[sl].to(device=Xt.device, dtype=f64) * py
-            num += ((self._map(Xt[sl]) * py - y) ** 2).sum()
-            den += ((y - mu) ** 2).sum()
-        return torch.sqrt(num / den.clamp_min(1e-300))
+            num.add(self._map(Xt[sl]) * py - y)
+            den.add(y - mu)
+        return torch.tensor(num.ratio(den), dtype=f64)
 
     def transform(self, X: Any) -> Any:
         """Map source rows into the target space.

@@ -87,7 +87,9 @@ def _l2_rows(Z: torch.Tensor) -> torch.Tensor:
 
 def _pow2_scale(amax: float) -> float:
     """The power of two that brings ``amax`` into [0.5, 1) (an exact rescaling)."""
-    return math.ldexp(1.0, -math.frexp(amax)[1]) if amax > 0 and math.isfinite(amax) else 1.0
+    if amax > 0 and math.isfinite(amax):  # capped: 2^1000 keeps subnormal data finite
+        return math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
+    return 1.0
 
 
 def _normalize_output(R: torch.Tensor, normalization: str) -> torch.Tensor:

@@ -310,7 +310,7 @@ def _centred_means(Xt: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
 def _pow2(amax: float) -> tuple[int, float]:
     """``(e, 2^-e)`` with ``amax · 2^-e`` in [0.5, 1): an exact rescaling (only exponents change)."""
-    e = math.frexp(amax)[1] if amax > 0 and math.isfinite(amax) else 0
+    e = max(math.frexp(amax)[1], -1000) if amax > 0 and math.isfinite(amax) else 0
     return e, math.ldexp(1.0, -e)
 
 
