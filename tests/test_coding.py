@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -429,3 +430,38 @@ def test_fit_diagnostics_travel_with_the_estimators():
     assert CodingRateReduction().fit(Z[3:], y[3:]).warnings_ == []
     mc = ManifoldClustering(n_clusters=2, eta=0.5).fit(Z[3:])
     assert mc.converged_ and mc.n_iter_ >= 1 and mc.warnings_ == []
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_numpy_and_torch_paths_agree(monkeypatch, normalize):
+    """Small CPU inputs take the NumPy path (issue 14 item 8: no per-operation thread-pool cost);
+    the torch path (large or GPU inputs) must give the same numbers."""
+    import repgeo.coding as coding_module
+
+    rng = np.random.default_rng(21)
+    cases = []
+    for m, d, k, scale in (
+        (300, 16, 5, 1.0),
+        (40, 64, 6, 1.0),
+        (200, 10, 3, 1e300),
+        (30, 8, 30, 1e-300),
+    ):
+        Z = rng.standard_normal((m, d)) * scale
+        Z[:2] = 0.0
+        cases.append((Z, rng.integers(0, k, m)))
+
+    def values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the zero rows
+            return [
+                (
+                    coding_rate(Z, normalize=normalize),
+                    coding_rate_reduction(Z, y, normalize=normalize),
+                )
+                for Z, y in cases
+            ]
+
+    fast = values()
+    monkeypatch.setattr(coding_module, "_SMALL", 0)
+    slow = values()
+    np.testing.assert_allclose(np.array(fast), np.array(slow), rtol=1e-10, atol=1e-12)

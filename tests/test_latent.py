@@ -801,3 +801,22 @@ def test_aligner_rank_travels_with_the_fit():
         al = LatentAligner().fit(np.ones((6, 10)), Y)
     assert al.rank_ == 0 and "degenerate" in al.warnings_[0]
     assert al.residual_ == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_linear_cka_numpy_and_torch_paths_agree(monkeypatch, unbiased):
+    """Small CPU inputs are reduced in NumPy (issue 14 item 8); the torch path (large or GPU
+    inputs, chunked) gives the same CKA and HSIC on both the feature-space and Gram forms."""
+    import repgeo.latent.similarity as sim
+
+    rng = np.random.default_rng(5)
+    cases = [
+        (rng.normal(size=(300, 8)), rng.normal(size=(300, 5))),  # feature space
+        (rng.normal(size=(20, 40)), rng.normal(size=(20, 6))),  # n <= d: Gram form
+        (rng.normal(size=(200, 6)).astype(np.float32) + 50.0, rng.normal(size=(200, 4))),
+    ]
+    fast = [(cka(X, Y, unbiased=unbiased), hsic(X, Y, unbiased=unbiased)) for X, Y in cases]
+    monkeypatch.setattr(sim, "_SMALL", 0)
+    slow = [(cka(X, Y, unbiased=unbiased), hsic(X, Y, unbiased=unbiased)) for X, Y in cases]
+    np.testing.assert_allclose(np.array(fast), np.array(slow), rtol=1e-5)
+    np.testing.assert_allclose(np.array(fast[:2]), np.array(slow[:2]), rtol=1e-10)
