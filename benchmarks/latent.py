@@ -16,6 +16,9 @@ Cases (full; ``--quick`` shrinks every size):
   (``latentis.measure.functional.cka``: dense n × n kernels, centred with H K H), run in its own
   virtual environment ``.peers/latentis`` (created on first use with ``pip install latentis``).
   latentis has no Jaccard/MRR implementation, so it appears only in the CKA cases.
+* ``small`` — sizes a loop over layers × checkpoints meets (n = 2,000, d = 64): linear CKA,
+  cosine relative representation (300 anchors) and a Procrustes fit with its residual, against
+  the direct NumPy formulas, in this process (best of 9 runs each).
 
 Inputs are generated once per case and saved as .npy; every measurement runs in a fresh process
 that loads them before the clock starts, and the peak resident memory added by the computation
@@ -108,6 +111,56 @@ def gram_cka(X, Y) -> float:
 
     K, L = centred_gram(X), centred_gram(Y)
     return float(np.sum(K * L) / np.sqrt(np.sum(K * K) * np.sum(L * L)))
+
+
+# ----------------------------------------------------------------------------- small sizes
+def _best(fn, repeat: int = 9) -> float:
+    """Best wall time of ``repeat`` runs (a few milliseconds: one run is mostly noise)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def small_cases(threads: int) -> None:
+    """Issue 14 item 8: sizes a loop over layers × checkpoints meets (n = 2,000, d = 64), in this
+    process, ours vs the direct NumPy formula; fixed overhead shows as ratio < 1."""
+    import torch
+
+    from repgeo.latent import LatentAligner, linear_cka, relative_projection
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 64))
+    Y = X @ rng.normal(size=(64, 64)) + rng.normal(size=(2000, 64))
+    A = X[:300]
+
+    def direct_relative() -> np.ndarray:
+        Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+        return Xn @ (A / np.linalg.norm(A, axis=1, keepdims=True)).T
+
+    def direct_procrustes() -> float:  # the fit and its residual, as LatentAligner reports them
+        mx, my = X.mean(0), Y.mean(0)
+        Xc, Yc = X - mx, Y - my
+        sx, sy = np.sqrt((Xc**2).sum() / len(X)), np.sqrt((Yc**2).sum() / len(Y))
+        U, _, Vt = np.linalg.svd((Xc / sx).T @ (Yc / sy))
+        res = (Xc / sx) @ (U @ Vt) * sy - Yc
+        return float(np.sqrt((res**2).sum() / (Yc**2).sum()))
+
+    linear_cka(X[:100], Y[:100])  # warm-up
+    pairs = (
+        ("linear_cka_small_n2000_d64", lambda: linear_cka(X, Y), lambda: dense_feature_cka(X, Y)),
+        ("relative_small_n2000_d64_k300", lambda: relative_projection(X, A), direct_relative),
+        ("procrustes_small_n2000_d64", lambda: LatentAligner().fit(X, Y), direct_procrustes),
+    )
+    for case, ours, anchor in pairs:
+        t_ours, t_anchor = _best(ours), _best(anchor)
+        print(
+            f"BENCH {case} ours={t_ours:.4f} anchor={t_anchor:.4f} ratio={t_anchor / t_ours:.2f}",
+            flush=True,
+        )
 
 
 # ----------------------------------------------------------------------------- one measurement
@@ -386,6 +439,7 @@ def main() -> None:
                     tmp, "linear_cka_1k_d128_gram", "gram_cka", 1000, 128, t
                 ),
                 "latentis": lambda: latentis_cases(tmp, 1000, 128, t),
+                "small": lambda: small_cases(t),
             }
         else:
             cases = {
@@ -402,6 +456,7 @@ def main() -> None:
                 "jaccard_mrr_200k_d256": lambda: similarity_case(
                     tmp, "jaccard_mrr_200k_d256", 200_000, 256, 10, 1024, t
                 ),
+                "small": lambda: small_cases(t),
             }
         unknown = set(args.only or ()) - set(cases)
         if unknown:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -370,3 +371,97 @@ def test_sinkhorn_non_convergence_warns():
     C = np.random.default_rng(0).standard_normal((30, 3))
     with pytest.warns(RuntimeWarning, match="did not reach"):
         doubly_stochastic_membership(C, eta=0.01, max_iter=2, tol=1e-12)
+
+
+# ----------------------------------------------------------------------------- issue 11
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_normalised_rates_do_not_depend_on_magnitude(scale):
+    """Issue 11 item 9: with unit rows the rates are scale-free (main: off by 2.7–9.6 nats at
+    1e±300, norms overflowed or underflowed)."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(200, 10))
+    y = np.repeat(np.arange(4), 50)
+    assert coding_rate(Z * scale) == pytest.approx(coding_rate(Z), rel=1e-12)
+    assert coding_rate_reduction(Z * scale, y) == pytest.approx(
+        coding_rate_reduction(Z, y), rel=1e-10
+    )
+    assert compressed_coding_rate(Z[:8] * scale, y[:8]) == pytest.approx(
+        compressed_coding_rate(Z[:8], y[:8]), rel=1e-12
+    )
+
+
+def test_unnormalised_rate_of_huge_data_is_exact():
+    """normalize=False: ``R(sZ) = ½ Σ log(1 + c s² λ_i)`` stays finite and exact at s = 1e300
+    (main: inf), on both sides of the determinant identity."""
+    rng = np.random.default_rng(1)
+    for m, d in ((200, 10), (8, 10)):
+        Z = rng.normal(size=(m, d))
+        lam = np.linalg.eigvalsh(Z.T @ Z)
+        c = d / (m * 0.5)
+        expected = 0.5 * np.sum(np.log(c * lam[lam > 1e-12]) + 2 * np.log(1e300))
+        assert coding_rate(Z * 1e300, normalize=False) == pytest.approx(expected, rel=1e-12)
+
+
+def test_half_precision_inputs():
+    """Issue 11 item 9: float16/bfloat16 tensors reach the float64 Cholesky paths; soft
+    memberships given in half precision are accepted to that precision (main: refused)."""
+    rng = np.random.default_rng(2)
+    Z = rng.normal(size=(60, 8))
+    y = np.repeat([0, 1, 2], 20)
+    for dt in (torch.float16, torch.bfloat16):
+        Zt = torch.tensor(Z, dtype=dt)
+        ref = coding_rate_reduction(Zt.double(), y)
+        assert coding_rate_reduction(Zt, y) == pytest.approx(ref, rel=1e-12)
+        W = torch.full((60, 3), 1 / 3, dtype=dt)  # every group = the whole set: ΔR = 0
+        assert abs(coding_rate_reduction(Zt, membership=W)) < 1e-12
+        mc = ManifoldClustering(n_clusters=3).fit(Zt)
+        assert np.isfinite(mc.delta_r_)
+
+
+def test_fit_diagnostics_travel_with_the_estimators():
+    """Issue 11 item 11: zero rows and an unconverged Sinkhorn are kept on the estimators."""
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(40, 5))
+    Z[:3] = 0.0
+    y = np.repeat([0, 1], 20)
+    with pytest.warns(UserWarning, match="all-zero"):
+        crr = CodingRateReduction().fit(Z, y)
+    assert crr.n_zero_rows_ == 3 and "3 all-zero" in crr.warnings_[0]
+    assert CodingRateReduction().fit(Z[3:], y[3:]).warnings_ == []
+    mc = ManifoldClustering(n_clusters=2, eta=0.5).fit(Z[3:])
+    assert mc.converged_ and mc.n_iter_ >= 1 and mc.warnings_ == []
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_numpy_and_torch_paths_agree(monkeypatch, normalize):
+    """Small CPU inputs take the NumPy path (issue 14 item 8: no per-operation thread-pool cost);
+    the torch path (large or GPU inputs) must give the same numbers."""
+    import repgeo.coding as coding_module
+
+    rng = np.random.default_rng(21)
+    cases = []
+    for m, d, k, scale in (
+        (300, 16, 5, 1.0),
+        (40, 64, 6, 1.0),
+        (200, 10, 3, 1e300),
+        (30, 8, 30, 1e-300),
+    ):
+        Z = rng.standard_normal((m, d)) * scale
+        Z[:2] = 0.0
+        cases.append((Z, rng.integers(0, k, m)))
+
+    def values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the zero rows
+            return [
+                (
+                    coding_rate(Z, normalize=normalize),
+                    coding_rate_reduction(Z, y, normalize=normalize),
+                )
+                for Z, y in cases
+            ]
+
+    fast = values()
+    monkeypatch.setattr(coding_module, "_SMALL", 0)
+    slow = values()
+    np.testing.assert_allclose(np.array(fast), np.array(slow), rtol=1e-10, atol=1e-12)

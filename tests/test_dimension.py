@@ -75,7 +75,7 @@ def test_twonn_matches_brute_force_formulas():
     r = _brute_sorted_distances(X, 2)
     log_mu = np.log(r[:, 1] / r[:, 0])
     n = len(X)
-    assert twonn(X) == pytest.approx((n - 1) / log_mu.sum(), rel=1e-10)
+    assert twonn(X, method="mle") == pytest.approx((n - 1) / log_mu.sum(), rel=1e-10)
     np.testing.assert_allclose(twonn_ratios(X), r[:, 1] / r[:, 0], rtol=1e-10)
     # Facco et al.: slope through the origin of -log(1 - i/N) on the i-th smallest log mu, top 10% dropped
     keep = int(n * 0.9)
@@ -93,10 +93,10 @@ def test_levina_bickel_matches_brute_force(unbiased):
     T = _brute_sorted_distances(X, k)
     inv = np.log(T[:, -1:] / T[:, :-1]).sum(1) / (k - 2 if unbiased else k - 1)
     local = 1.0 / inv
-    assert levina_bickel(X, k, unbiased=unbiased) == pytest.approx(local.mean(), rel=1e-10)
-    assert levina_bickel(X, k, aggregate="harmonic", unbiased=unbiased) == pytest.approx(
-        1.0 / inv.mean(), rel=1e-10
+    assert levina_bickel(X, k, aggregate="mean", unbiased=unbiased) == pytest.approx(
+        local.mean(), rel=1e-10
     )
+    assert levina_bickel(X, k, unbiased=unbiased) == pytest.approx(1.0 / inv.mean(), rel=1e-10)
     np.testing.assert_allclose(local_id(X, k, unbiased=unbiased), local, rtol=1e-10)
     np.testing.assert_allclose(
         LevinaBickel(k=k, unbiased=unbiased).fit(X).dimension_pw_, local, rtol=1e-10
@@ -257,3 +257,61 @@ def test_bad_options():
         local_id(X, 5, method="pca")
     with pytest.raises(ValueError, match="aggregate"):
         LevinaBickel(aggregate="max").fit(X)
+
+
+# ----------------------------------------------------------------------------- issue 11
+def test_defaults_are_the_reference_packages_defaults():
+    """Issue 11 item 7: ``twonn(X)`` is scikit-dimension's ``TwoNN()`` (the linear fit of
+    Facco et al. on the smallest 90 % of the ratios, F_emp(μ_(i)) = i/N) and
+    ``levina_bickel(X)`` its ``MLE()`` (k = 20, harmonic aggregate) — both transcribed here from
+    scikit-dimension 0.5.0's formulas and computed on brute-force distances."""
+    rng = np.random.default_rng(11)
+    X = _embed(_sphere(600, 3, rng), 12, rng)
+    r = _brute_sorted_distances(X, 20)
+    n = len(X)
+    mu = np.sort(r[:, 1] / r[:, 0])
+    keep = int(n * (1 - 0.1))
+    x, y = np.log(mu[:keep]), -np.log(1 - np.arange(1, keep + 1) / n)
+    skdim_twonn = float(x @ y / (x @ x))
+    assert twonn(X) == pytest.approx(skdim_twonn, rel=1e-10)
+    assert TwoNN().fit(X).dimension_ == pytest.approx(skdim_twonn, rel=1e-10)
+    local = 19 / np.log(r[:, -1:] / r[:, :-1]).sum(1)
+    skdim_mle = float(1 / np.mean(1 / local))
+    assert levina_bickel(X) == pytest.approx(skdim_mle, rel=1e-10)
+    assert LevinaBickel().fit(X).dimension_ == pytest.approx(skdim_mle, rel=1e-10)
+    # the former defaults stay available by name, and differ
+    assert twonn(X, method="mle") != pytest.approx(skdim_twonn, rel=1e-3)
+    assert levina_bickel(X, aggregate="mean") > skdim_mle
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150, 1e300])
+def test_estimates_do_not_depend_on_magnitude(scale):
+    """Issue 11 item 9: distance ratios are scale-free; tiny or huge data used to give inf or
+    crash (squared distances under/overflowed)."""
+    rng = np.random.default_rng(12)
+    X = _embed(_cube(800, 3, rng), 10, rng)
+    for f in (twonn, lambda A: twonn(A, method="mle"), levina_bickel):
+        assert f(X * scale) == pytest.approx(f(X), rel=1e-9)
+    np.testing.assert_allclose(local_id(X * scale, 10), local_id(X, 10), rtol=1e-9)
+    np.testing.assert_allclose(twonn_ratios(X * scale), twonn_ratios(X), rtol=1e-9)
+
+
+def test_fit_diagnostics_travel_with_the_estimator():
+    """Issue 11 item 11: duplicates and infinite estimates are kept on the fitted estimator."""
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((300, 3))
+    Xd = np.vstack([X, X[:20]])
+    with pytest.warns(UserWarning, match="duplicates"):
+        est = TwoNN().fit(Xd)
+    assert est.n_duplicates_ == 20 and len(est.warnings_) == 1 and "20 of 320" in est.warnings_[0]
+    with pytest.warns(UserWarning, match="duplicates"):
+        lb = LevinaBickel(k=5).fit(Xd)
+    assert lb.n_duplicates_ == 20 and lb.warnings_
+    clean = TwoNN().fit(X)
+    assert clean.n_duplicates_ == 0 and clean.warnings_ == []
+    lattice = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    with pytest.warns(RuntimeWarning, match="ratios are 1"):
+        est = TwoNN(method="mle").fit(lattice)
+    assert est.dimension_ == math.inf and "infinite" in est.warnings_[0]
+    with pytest.warns(RuntimeWarning, match="local estimates are infinite"):
+        assert LevinaBickel(k=2, aggregate="mean").fit(lattice).dimension_ == math.inf

@@ -343,7 +343,8 @@ def test_effective_rank_matches_svd_entropy():
         p = p[p > 1e-15]
         assert effective_rank(Z) == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-8)
     assert effective_rank(np.eye(7), center=False) == pytest.approx(7.0)
-    assert effective_rank(np.ones((5, 3))) == 0.0
+    with pytest.warns(RuntimeWarning, match="effective rank is undefined"):
+        assert effective_rank(np.ones((5, 3))) == 0.0
     with pytest.raises(ValueError, match="NaN"):
         effective_rank(np.array([[np.nan, 1.0], [1.0, 2.0]]))
     with pytest.raises(ValueError, match="at least 2"):
@@ -592,3 +593,73 @@ def test_one_shot_bad_input():
         episode_accuracy(Z, np.zeros((2, 1), dtype=int), np.zeros((2, 1), dtype=int))
     with pytest.raises(ValueError, match="empty"):
         k_shot_curve(Z, y, shots=())
+
+
+# ----------------------------------------------------------------------------- issue 11
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_hashing_measures_do_not_depend_on_magnitude(scale):
+    """Issue 11 item 9: one-shot accuracy (main: off by 0.8 at 1e300 — every row normalised
+    to zero), separation, effective rank, pair cosines and SimHash codes are scale-free."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(20), 10)
+    Z = rng.normal(size=(20, 16))[y] + 0.5 * rng.normal(size=(200, 16))
+    for metric in ("cosine", "euclidean"):
+        for classifier in ("prototype", "nearest"):
+            kw = {"metric": metric, "classifier": classifier, "n_episodes": 200}
+            a0 = one_shot_accuracy(Z, y, **kw)["mean"]
+            assert one_shot_accuracy(Z * scale, y, **kw)["mean"] == a0
+    s0, s1 = separation(Z, y), separation(Z * scale, y)
+    for key in ("auroc", "within_between_ratio", "cos_same", "cos_diff"):
+        assert s1[key] == pytest.approx(s0[key], rel=1e-12)
+    assert effective_rank(Z * scale) == pytest.approx(effective_rank(Z), rel=1e-12)
+    p0, p1 = pair_similarities(Z, y), pair_similarities(Z * scale, y)
+    np.testing.assert_allclose(p1["cos_same"], p0["cos_same"], rtol=1e-12)
+    np.testing.assert_allclose(p1["dist_same"] / scale, p0["dist_same"], rtol=1e-12)
+    h = SimHash(n_bits=32).fit(Z)
+    np.testing.assert_array_equal(h.transform(Z * scale), h.transform(Z))
+    c0 = collision_curve(Z, y=y, n_pairs=500)
+    c1 = collision_curve(Z * scale, y=y, n_pairs=500)
+    np.testing.assert_allclose(c1["theory"], c0["theory"], rtol=1e-9)
+
+
+def test_separation_of_a_dead_layer_says_so():
+    """Issue 11 items 9 and 11: a constant (dead) layer's within/between ratio is undefined —
+    NaN with a warning that is also kept in the result (main: NaN, silently)."""
+    y = np.repeat(np.arange(4), 10)
+    for Z in (np.zeros((40, 5)), np.full((40, 5), 3.0)):
+        with pytest.warns(RuntimeWarning, match="constant"):
+            s = separation(Z, y)
+        assert np.isnan(s["within_between_ratio"]) and s["auroc"] == 0.5
+        assert len(s["warnings"]) == 1 and "dead layer" in s["warnings"][0]
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(40, 5))
+    assert separation(Z, y)["warnings"] == []
+    Z[:2] = 0.0
+    with pytest.warns(RuntimeWarning, match="all zero"):
+        assert "2 of 40" in separation(Z, y)["warnings"][0]
+
+
+def test_bilinear_warp_validates():
+    img = torch.arange(16.0).reshape(1, 4, 4)
+    eye = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        bilinear_warp(img.numpy(), eye, 4)
+    with pytest.raises(TypeError, match="floating-point"):
+        bilinear_warp(img.long(), eye, 4)
+    with pytest.raises(ValueError, match="3-D"):
+        bilinear_warp(img[0], eye, 4)
+    with pytest.raises(ValueError, match=r"\(n, 2, 3\)"):
+        bilinear_warp(img, eye[:, :, :2], 4)
+    with pytest.raises(ValueError, match=r"\(n, 2, 3\)"):
+        bilinear_warp(img, eye.repeat(2, 1, 1), 4)
+    with pytest.raises(ValueError, match=">= 1"):
+        bilinear_warp(img, eye, 0)
+    with pytest.raises(TypeError, match="size"):
+        bilinear_warp(img, eye, 4.0)
+    with pytest.raises(ValueError, match="NaN"):
+        bilinear_warp(img * float("nan"), eye, 4)
+    # shapes only under torch.func transforms: jvp through the warp still works
+    out, tangent = torch.func.jvp(
+        lambda m: bilinear_warp(img, m, 4), (eye,), (torch.ones_like(eye),)
+    )
+    assert out.shape == tangent.shape == (1, 16)

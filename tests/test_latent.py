@@ -537,8 +537,8 @@ class TestCKA:
             cka(self.X, self.Y[:10])
         with pytest.raises(ValueError, match="at least 4"):
             cka(self.X[:3], self.Y[:3], unbiased=True)
-        with pytest.raises(ValueError, match="zero variance"):
-            cka(np.ones((10, 3)), self.Y[:10])
+        with pytest.warns(RuntimeWarning, match="zero variance"):  # undefined: NaN, said so
+            assert np.isnan(cka(np.ones((10, 3)), self.Y[:10]))
         with pytest.raises(ValueError, match="kernel"):
             cka(self.X, self.Y, kernel="poly")
         with pytest.raises(ValueError, match="sigma must be >"):
@@ -715,3 +715,108 @@ def test_single_input_functions_reject_bad_input():
             fn(GOOD[:, 0])
         with pytest.raises(TypeError):
             fn(None)
+
+
+# ----------------------------------------------------------------------------- issue 11
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150, 1e300])
+def test_scale_free_quantities_do_not_depend_on_magnitude(scale):
+    """Issue 11 item 9: CKA (linear, RBF, debiased; Gram and feature-space paths), relative
+    representations, cross-space similarity and the aligner's residual are scale-free (main:
+    NaN for CKA, relative_projection off by 0.97–1.0 at 1e±300)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10))
+    Y = X @ rng.normal(size=(10, 8)) + 0.5 * rng.normal(size=(200, 8))
+    for kw in ({}, {"kernel": "rbf"}, {"unbiased": True}):
+        assert cka(X * scale, Y, **kw) == pytest.approx(cka(X, Y, **kw), rel=1e-9)
+    assert linear_cka(X[:6] * scale, Y[:6]) == pytest.approx(linear_cka(X[:6], Y[:6]), rel=1e-9)
+    assert cka_from_gram(X @ X.T * scale, Y @ Y.T) == pytest.approx(linear_cka(X, Y), rel=1e-9)
+    A = X[:10]
+    for p in ("cosine", "angular"):
+        np.testing.assert_allclose(
+            relative_projection(X * scale, A, projection=p),
+            relative_projection(X, A, projection=p),
+            atol=1e-7 if p == "angular" else 1e-12,
+        )
+    np.testing.assert_allclose(
+        relative_projection(X * scale, A * scale, projection="euclidean") / scale,
+        relative_projection(X, A, projection="euclidean"),
+        rtol=1e-12,
+    )
+    s0 = cross_space_similarity(X[:, :8], Y, k=5)
+    s1 = cross_space_similarity(X[:, :8] * scale, Y, k=5)
+    assert s1 == pytest.approx(s0, rel=1e-12)
+    for method in ("orthogonal", "affine"):
+        r0 = LatentAligner(method=method, scale=False).fit(X, Y).residual_
+        r1 = LatentAligner(method=method, scale=False).fit(X * scale, Y * scale).residual_
+        assert r1 == pytest.approx(r0, rel=1e-9)
+
+
+def test_cka_of_a_constant_space_is_nan_with_a_warning():
+    """Issue 11 item 9: undefined results say so (main: linear CKA 8e-34 with no warning, the
+    debiased CKA -0.0098, RBF CKA a bandwidth error)."""
+    rng = np.random.default_rng(1)
+    Y = rng.normal(size=(50, 4))
+    for C in (np.tile(rng.normal(size=(1, 6)), (50, 1)), np.tile(rng.normal(size=(1, 3)), (50, 1))):
+        for kw in ({}, {"kernel": "rbf"}, {"unbiased": True}):
+            with pytest.warns(RuntimeWarning, match="zero variance"):
+                assert np.isnan(cka(C, Y, **kw))
+            with pytest.warns(RuntimeWarning, match="zero variance"):
+                assert np.isnan(cka(Y, C, **kw))
+    with pytest.warns(RuntimeWarning, match="zero variance"):
+        assert np.isnan(cka_from_gram(np.full((50, 50), 3.0), Y @ Y.T))
+    assert hsic(np.ones((50, 3)), Y) == 0.0  # HSIC itself is defined: 0 for a constant space
+    with pytest.warns(RuntimeWarning, match="zero variance"):
+        S, _ = similarity_matrix({"a": Y, "dead": np.zeros((50, 3))})
+    assert np.isnan(S[0, 1]) and S[0, 0] == pytest.approx(1.0)
+
+
+def test_hsic_of_huge_linear_kernels_overflows_with_a_warning():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 3))
+    assert hsic(X * 1e-100, X) == pytest.approx(hsic(X, X) * 1e-200, rel=1e-9)
+    with pytest.warns(RuntimeWarning, match="overflows"):
+        assert hsic(X * 1e300, X) == np.inf
+
+
+def test_relative_projection_warns_when_a_non_scale_free_projection_overflows():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 4))
+    with pytest.warns(RuntimeWarning, match="overflows"):
+        relative_projection(X * 1e300, X[:5] * 1e300, projection="inner")
+    # a constant anchor column under "standard" keeps scale 1 at any magnitude
+    A = X[:6].copy()
+    A[:, 0] = 5.0
+    R0 = relative_projection(X, A, transforms="standard")
+    R1 = relative_projection(X * 1e-200, A * 1e-200, transforms="standard")
+    np.testing.assert_allclose(R1, R0, atol=1e-12)
+
+
+def test_aligner_rank_travels_with_the_fit():
+    """Issue 11 item 11: rank deficiency is an attribute of the fitted aligner."""
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(6, 10)), rng.normal(size=(6, 10))
+    al = LatentAligner().fit(X, Y)
+    assert al.rank_ == 5 and al.warnings_ == []  # 6 centred pairs span 5 directions
+    with pytest.warns(RuntimeWarning, match="degenerate"):
+        al = LatentAligner().fit(np.ones((6, 10)), Y)
+    assert al.rank_ == 0 and "degenerate" in al.warnings_[0]
+    assert al.residual_ == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_linear_cka_numpy_and_torch_paths_agree(monkeypatch, unbiased):
+    """Small CPU inputs are reduced in NumPy (issue 14 item 8); the torch path (large or GPU
+    inputs, chunked) gives the same CKA and HSIC on both the feature-space and Gram forms."""
+    import repgeo.latent.similarity as sim
+
+    rng = np.random.default_rng(5)
+    cases = [
+        (rng.normal(size=(300, 8)), rng.normal(size=(300, 5))),  # feature space
+        (rng.normal(size=(20, 40)), rng.normal(size=(20, 6))),  # n <= d: Gram form
+        (rng.normal(size=(200, 6)).astype(np.float32) + 50.0, rng.normal(size=(200, 4))),
+    ]
+    fast = [(cka(X, Y, unbiased=unbiased), hsic(X, Y, unbiased=unbiased)) for X, Y in cases]
+    monkeypatch.setattr(sim, "_SMALL", 0)
+    slow = [(cka(X, Y, unbiased=unbiased), hsic(X, Y, unbiased=unbiased)) for X, Y in cases]
+    np.testing.assert_allclose(np.array(fast), np.array(slow), rtol=1e-5)
+    np.testing.assert_allclose(np.array(fast[:2]), np.array(slow[:2]), rtol=1e-10)

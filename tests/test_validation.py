@@ -105,3 +105,36 @@ def test_sparse_input_is_refused_with_a_message_that_says_so():
     for fmt in ("csr", "csc", "coo", "dok", "lil"):
         with pytest.raises(TypeError, match="sparse input is not supported.*toarray"):
             check_array(X.asformat(fmt))
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (None, TypeError, "NoneType"),
+        (True, TypeError, "bool"),
+        ([1024], TypeError, "list"),
+        (float("nan"), ValueError, "finite"),
+        (float("inf"), ValueError, "finite"),
+        (0.5, ValueError, "at least 1 byte"),
+        (0, ValueError, "at least 1 byte"),
+        (-3, ValueError, "at least 1 byte"),
+        ("0MB", ValueError, "at least 1 byte"),
+        ("-1GB", ValueError, "at least 1 byte"),
+        ("nanGB", ValueError, "finite"),
+        ("lots", ValueError, "could not parse"),
+    ],
+)
+def test_set_memory_budget_validates(value, error, match):
+    """Issue 11 item 9 (main: 0.5 set a budget of 0 bytes, NaN/inf raised bare conversion
+    errors, None and True were accepted); the budget is unchanged after a refusal."""
+    with memory_budget("64MB"):
+        with pytest.raises(error, match=match):
+            set_memory_budget(value)
+        assert set_memory_budget("64MB") == 64 * 2**20
+
+
+def test_set_memory_budget_parses_units():
+    with memory_budget("1GB"):
+        for value, expected in (("512MB", 512 * 2**20), ("2 GiB", 2 * 2**30), (4096.9, 4096)):
+            set_memory_budget(value)
+            assert set_memory_budget("1GB") == expected

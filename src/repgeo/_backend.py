@@ -13,6 +13,8 @@ Chunking is driven by a global memory budget (bytes), settable with
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,24 +40,30 @@ _UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 
 def _parse_bytes(value: str | int | float) -> int:
-    if isinstance(value, (int, float)):
-        if value <= 0:
-            raise ValueError(f"memory budget must be positive; got {value}.")
+    if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):
+        raise TypeError(
+            "memory budget must be a number of bytes or a string such as '512MB'; got "
+            f"{type(value).__name__} ({value!r})."
+        )
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"memory budget must be finite; got {value!r}.")
+        if value < 1:
+            raise ValueError(f"memory budget must be at least 1 byte; got {value!r}.")
         return int(value)
     s = str(value).strip().upper().replace("IB", "B")
+    number, factor = s, 1
     for unit in sorted(_UNITS, key=len, reverse=True):
         if s.endswith(unit):
-            number = s[: -len(unit)].strip()
-            try:
-                return _parse_bytes(float(number) * _UNITS[unit])
-            except ValueError as exc:
-                raise ValueError(f"could not parse memory budget {value!r}.") from exc
+            number, factor = s[: -len(unit)].strip(), _UNITS[unit]
+            break
     try:
-        return _parse_bytes(float(s))
+        parsed = float(number) * factor
     except ValueError as exc:
         raise ValueError(
             f"could not parse memory budget {value!r} (try '512MB' or '2GB')."
         ) from exc
+    return _parse_bytes(parsed)
 
 
 _MEMORY_BUDGET = _parse_bytes(os.environ.get("REPGEO_MEMORY_BUDGET", "1GB"))
@@ -67,7 +75,23 @@ def get_memory_budget() -> int:
 
 
 def set_memory_budget(budget: str | int) -> int:
-    """Set the working-memory budget (bytes or a string such as ``"512MB"``); return the old one."""
+    """Set the working-memory budget (bytes or a string such as ``"512MB"``); return the old one.
+
+    Raises
+    ------
+    TypeError
+        If ``budget`` is neither a real number nor a string (``None``, a bool, a list).
+    ValueError
+        If it is not finite, below 1 byte, or a string that does not parse.
+
+    Examples
+    --------
+    >>> from repgeo._backend import get_memory_budget, set_memory_budget
+    >>> old = set_memory_budget("512MB")
+    >>> get_memory_budget() == 512 * 2**20
+    True
+    >>> _ = set_memory_budget(old)
+    """
     global _MEMORY_BUDGET
     old = _MEMORY_BUDGET
     _MEMORY_BUDGET = _parse_bytes(budget)

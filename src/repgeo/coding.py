@@ -35,6 +35,7 @@ References
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -70,35 +71,175 @@ def _check_eps2(eps2: Any) -> float:
     return float(check_scalar(eps2, "eps2", min_val=0.0, include_min=False))
 
 
-def _prepare(Z: Any, normalize: bool, name: str = "Z") -> torch.Tensor:
-    """Validated float64 tensor (rows L2-normalised when asked); zero rows stay zero with a warning."""
-    Z = check_array(Z, name=name, shape_hint="(n_samples, n_features)")
-    Zt, _ = to_torch(Z)
-    if not normalize:
-        return Zt
-    norms = torch.linalg.vector_norm(Zt, dim=1)
-    n_zero = int((norms == 0).sum())
-    if n_zero:
-        warnings.warn(
-            f"{name} has {n_zero} all-zero row(s); they cannot be L2-normalised and are kept as zeros "
-            "(they add nothing to any coding rate).",
-            UserWarning,
-            stacklevel=3,
-        )
-    return Zt
+def _warn(msg: str, category: type[Warning], sink: list[str] | None, stacklevel: int) -> None:
+    if sink is not None:
+        sink.append(msg)
+    warnings.warn(msg, category, stacklevel=stacklevel + 1)
 
 
-def _rows(Zt: torch.Tensor, sl: slice | torch.Tensor, normalize: bool) -> torch.Tensor:
-    z = Zt[sl].to(_F64)
-    if normalize:
-        z = z / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_min(1e-300)
-    return z
+def _row_norms(z: torch.Tensor) -> torch.Tensor:
+    """Euclidean row norms that neither overflow nor underflow.
+
+    The plain norm is exact for moderate magnitudes; rows whose sum of squares overflowed (inf)
+    or lost precision to underflow are recomputed as ``a · ‖z / a‖`` with ``a`` the row's
+    largest magnitude.
+    """
+    n = torch.linalg.vector_norm(z, dim=1)
+    fi = torch.finfo(z.dtype)
+    bad = ~torch.isfinite(n) | (n < fi.tiny**0.5 / fi.eps)
+    if bool(bad.any()):
+        zb = z[bad]
+        a = zb.abs().amax(1)
+        safe = a.clamp_min(fi.tiny)
+        n = n.clone()
+        n[bad] = torch.where(a > 0, safe * torch.linalg.vector_norm(zb / safe[:, None], dim=1), 0.0)
+    return n
 
 
-def _logdet_eye_plus(A: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
-    """``logdet(I + c A)`` for symmetric PSD ``A`` of shape (..., p, p) (batched, float64)."""
+# Below this many entries, CPU inputs are computed in NumPy: a handful of small BLAS/LAPACK
+# calls, where torch's intra-op thread pool costs a scheduler quantum per operation on a busy
+# machine (measured on 2 shared cores: ΔR of 2,000 × 64 took 0.07–0.11 s in torch, 0.025 s
+# for the direct NumPy formula; the NumPy path below is on par with it).
+_SMALL = 1 << 20
+
+
+class _Rows:
+    """The validated features as float64 rows ready for the rates: unit rows when ``normalize``,
+    otherwise divided by ``2^e`` (a power of two, exact) so that ``ZᵀZ`` cannot overflow; the
+    log-determinants then use ``c · 4^e`` in log form.
+
+    The float64 copy is kept whole when it fits comfortably in the memory budget (one pass,
+    few large operations: what small inputs need); otherwise rows are produced chunk by chunk.
+    Small CPU inputs also get a NumPy copy (``np_rows``) for the NumPy path of the rates.
+    """
+
+    def __init__(self, Zt: torch.Tensor, normalize: bool) -> None:
+        self.Zt, self.normalize = Zt, normalize
+        self.m, self.d = int(Zt.shape[0]), int(Zt.shape[1])
+        self.log_scale2 = 0.0  # log of the factor multiplying every Gram matrix
+        self.exp2 = 0
+        self.np_rows: np.ndarray | None = None
+        self.fits = 8.0 * 3 * self.m * self.d <= get_memory_budget() / 4
+        if Zt.device.type == "cpu" and self.m * self.d <= _SMALL and self.fits:
+            z = Zt.to(_F64).numpy()
+            if normalize:
+                n = np.linalg.norm(z, axis=1)
+                bad = ~np.isfinite(n) | (n < np.finfo(np.float64).tiny ** 0.5 / 2.0**-52)
+                if bad.any():  # over/underflowing rows: divide by the largest entry first
+                    a = np.abs(z[bad]).max(1)
+                    safe = np.maximum(a, np.finfo(np.float64).tiny)
+                    n[bad] = np.where(
+                        a > 0, safe * np.linalg.norm(z[bad] / safe[:, None], axis=1), 0
+                    )
+                self.np_rows = z / np.maximum(n, np.finfo(np.float64).tiny)[:, None]
+            else:
+                amax = float(np.abs(z).max()) if z.size else 0.0
+                self.exp2 = max(math.frexp(amax)[1], -1000) if amax > 0 else 0
+                self.np_rows = np.ldexp(z, -self.exp2) if self.exp2 else z
+        elif not normalize and Zt.numel():
+            amax = float(Zt.abs().amax())
+            self.exp2 = max(math.frexp(amax)[1], -1000) if amax > 0 else 0
+        self.log_scale2 = 2.0 * self.exp2 * math.log(2.0)
+        self._full: torch.Tensor | None = None
+
+    @property
+    def full(self) -> torch.Tensor | None:
+        """All rows as one float64 tensor when they fit (made on first use), else None."""
+        if self._full is None and self.fits:
+            if self.np_rows is not None:
+                self._full = torch.from_numpy(self.np_rows)
+            else:
+                self._full = self._make(self.Zt)
+        return self._full
+
+    def _make(self, z: torch.Tensor) -> torch.Tensor:
+        z = z.to(_F64)
+        if self.normalize:
+            return z / _row_norms(z).clamp_min(torch.finfo(_F64).tiny)[:, None]
+        return torch.ldexp(z, torch.tensor(-self.exp2, dtype=_F64)) if self.exp2 else z
+
+    def __call__(self, sl: slice | torch.Tensor) -> torch.Tensor:
+        full = self.full
+        return full[sl] if full is not None else self._make(self.Zt[sl])
+
+
+# ----------------------------------------------------------------------------- NumPy path
+def _np_logdet_eye_plus(A: np.ndarray, c: Any, log_scale2: float = 0.0) -> np.ndarray:
+    """NumPy twin of :func:`_logdet_eye_plus` (batched over leading axes)."""
+    log_c = np.log(np.asarray(c, dtype=np.float64)) + log_scale2
+    sym = (A + np.swapaxes(A, -1, -2)) / 2
+    if float(np.max(log_c)) > 600.0:
+        ev = np.clip(np.linalg.eigvalsh(sym), 0.0, None)
+        with np.errstate(divide="ignore"):
+            return np.logaddexp(0.0, np.log(ev) + np.asarray(log_c)[..., None]).sum(-1)
+    M = sym * np.exp(log_c)[..., None, None]
+    idx = np.arange(M.shape[-1])
+    M[..., idx, idx] += 1.0
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:  # numerically indefinite: eigenvalues clipped at 1
+        return np.log(np.clip(np.linalg.eigvalsh(M), 1.0, None)).sum(-1)
+    return 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
+
+
+def _np_padded_grams(z: np.ndarray, batch: list[np.ndarray], dual: bool) -> np.ndarray:
+    n_max = max(g.size for g in batch)
+    pad = np.zeros((len(batch), n_max, z.shape[1]))
+    for i, g in enumerate(batch):
+        pad[i, : g.size] = z[g]
+    return pad @ np.swapaxes(pad, 1, 2) if dual else np.swapaxes(pad, 1, 2) @ pad
+
+
+def _np_rate(P: _Rows, eps2: float) -> float:
+    z, (m, d) = P.np_rows, (P.m, P.d)
+    if m == 0:
+        return 0.0
+    G = z @ z.T if m < d else z.T @ z
+    return 0.5 * float(_np_logdet_eye_plus(G, d / (m * eps2), P.log_scale2))
+
+
+def _np_rate_c_labels(P: _Rows, labels: np.ndarray, eps2: float) -> float:
+    z, (m, d) = P.np_rows, (P.m, P.d)
+    total = 0.0
+    groups = sorted(_labels_index(labels), key=lambda g: g.size)
+    cap = max(get_memory_budget() / 4, 1.0)
+    for dual in (False, True):
+        todo = [g for g in groups if (g.size < d) == dual]
+        start = 0
+        while start < len(todo):  # sizes ascend: the last group of a batch sets the padding
+            stop = start + 1
+            while stop < len(todo):
+                side = todo[stop].size if dual else d
+                if 8.0 * (stop - start + 1) * todo[stop].size * (d + 2 * side) > cap:
+                    break
+                stop += 1
+            batch = todo[start:stop]
+            sizes = np.array([g.size for g in batch], dtype=np.float64)
+            logdets = _np_logdet_eye_plus(
+                _np_padded_grams(z, batch, dual), d / (sizes * eps2), P.log_scale2
+            )
+            total += float((sizes / (2.0 * m) * logdets).sum())
+            start = stop
+    return total
+
+
+def _logdet_eye_plus(
+    A: torch.Tensor, c: torch.Tensor | float, log_scale2: float = 0.0
+) -> torch.Tensor:
+    """``logdet(I + c·s·A)`` with ``s = exp(log_scale2)``, for symmetric PSD ``A`` (..., p, p).
+
+    Batched, float64. A Cholesky factorisation when ``c·s`` is representable; otherwise (data
+    rescaled from huge magnitudes) ``Σ softplus(log c + log s + log λ_i)`` over the eigenvalues.
+    """
     if not isinstance(c, torch.Tensor):
         c = torch.tensor(c, dtype=A.dtype, device=A.device)
+    c = c.to(device=A.device, dtype=A.dtype)
+    log_c = torch.log(c) + log_scale2
+    if float(log_c.max()) > 600.0:
+        ev = torch.linalg.eigvalsh((A + A.transpose(-1, -2)) / 2).clamp_min(0.0)
+        lc = log_c.reshape(*log_c.shape, 1) if log_c.ndim else log_c
+        return torch.nn.functional.softplus(torch.log(ev) + lc, threshold=30.0).sum(-1)
+    c = torch.exp(log_c)
     M = A * c.reshape(*c.shape, 1, 1) if c.ndim else A * c
     M = (M + M.transpose(-1, -2)) / 2
     M.diagonal(dim1=-2, dim2=-1).add_(1.0)
@@ -116,21 +257,27 @@ def _logdet_eye_plus(A: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
     return out
 
 
-def _logdet_cov(Zt: torch.Tensor, idx: torch.Tensor | None, c: float, normalize: bool) -> float:
-    """``logdet(I + c ZᵀZ)`` over the rows ``idx`` of ``Zt`` (all rows if None), smaller side."""
-    m = Zt.shape[0] if idx is None else int(idx.numel())
-    d = Zt.shape[1]
-    if m == 0:
-        return 0.0
-    if m < d:  # dual side: logdet(I_m + c Z Zᵀ)
-        z = _rows(Zt, slice(None) if idx is None else idx, normalize)
-        return float(_logdet_eye_plus(z @ z.T, c))
-    G = torch.zeros(d, d, dtype=_F64, device=Zt.device)
-    rows = chunk_rows(8.0 * 2 * d, maximum=1 << 20)
-    for sl in iter_chunks(m, rows):
-        z = _rows(Zt, sl if idx is None else idx[sl], normalize)
+def _gram(P: _Rows, idx: torch.Tensor | None) -> torch.Tensor:
+    """``ZᵀZ`` (d × d) or, when fewer rows than features, ``Z Zᵀ`` over the rows ``idx``."""
+    m = P.m if idx is None else int(idx.numel())
+    if m < P.d:
+        z = P(slice(None) if idx is None else idx)
+        return z @ z.T
+    if P.full is not None:
+        z = P.full if idx is None else P.full.index_select(0, idx)
+        return z.T @ z
+    G = torch.zeros(P.d, P.d, dtype=_F64, device=P.Zt.device)
+    for sl in iter_chunks(m, chunk_rows(8.0 * 2 * P.d, maximum=1 << 20)):
+        z = P(sl if idx is None else idx[sl])
         G += z.T @ z
-    return float(_logdet_eye_plus(G, c))
+    return G
+
+
+def _logdet_cov(P: _Rows, idx: torch.Tensor | None, c: float) -> float:
+    """``logdet(I + c ZᵀZ)`` over the rows ``idx`` (all rows if None), on the smaller side."""
+    if (P.m if idx is None else int(idx.numel())) == 0:
+        return 0.0
+    return float(_logdet_eye_plus(_gram(P, idx), c, P.log_scale2))
 
 
 def _labels_index(labels: np.ndarray) -> list[np.ndarray]:
@@ -142,23 +289,47 @@ def _labels_index(labels: np.ndarray) -> list[np.ndarray]:
     return np.split(order, np.cumsum(counts)[:-1])
 
 
-def _rate(Zt: torch.Tensor, eps2: float, normalize: bool) -> float:
-    m, d = Zt.shape
-    return 0.5 * _logdet_cov(Zt, None, d / (m * eps2), normalize)
+def _rate(P: _Rows, eps2: float) -> float:
+    if P.np_rows is not None:
+        return _np_rate(P, eps2)
+    return 0.5 * _logdet_cov(P, None, P.d / (P.m * eps2))
 
 
-def _rate_c_labels(Zt: torch.Tensor, labels: np.ndarray, eps2: float, normalize: bool) -> float:
-    m, d = Zt.shape
+def _padded_grams(P: _Rows, batch: list[np.ndarray], dual: bool) -> torch.Tensor:
+    """Gram matrices of several groups at once: rows padded with zeros to the largest group
+    (zero rows change neither ``ZᵀZ`` nor ``logdet(I + c Z Zᵀ)``)."""
+    n_max = max(g.size for g in batch)
+    pad_np = np.full((len(batch), n_max), -1, dtype=np.int64)
+    for i, g in enumerate(batch):
+        pad_np[i, : g.size] = g
+    pad = torch.from_numpy(pad_np).to(P.Zt.device)
+    z = P(pad.clamp_min(0).reshape(-1)).reshape(len(batch), n_max, P.d)
+    z = z * (pad >= 0).to(_F64)[..., None]
+    return z @ z.transpose(1, 2) if dual else z.transpose(1, 2) @ z
+
+
+def _rate_c_labels(P: _Rows, labels: np.ndarray, eps2: float) -> float:
+    if P.np_rows is not None:
+        return _np_rate_c_labels(P, labels, eps2)
+    m, d = P.m, P.d
     groups = _labels_index(labels)
-    total = 0.0
-    # classes with at least d samples: chunked d × d Gram matrices, one class at a time
-    for g in (g for g in groups if g.size >= d):
-        idx = torch.as_tensor(g, device=Zt.device)
-        total += g.size / (2.0 * m) * _logdet_cov(Zt, idx, d / (g.size * eps2), normalize)
-    # smaller classes: dual m_j × m_j Gram matrices, batched (rows padded with zeros, which
-    # leave logdet(I + c G) unchanged) so that many small classes cost a few large operations
-    small = sorted((g for g in groups if g.size < d), key=lambda g: g.size)
     budget = get_memory_budget()
+    total = 0.0
+    # classes with at least d samples: d × d Gram matrices, batched when the padded rows fit
+    big = sorted((g for g in groups if g.size >= d), key=lambda g: g.size)
+    if big and P.fits and 8.0 * len(big) * (big[-1].size + 4 * d) * d <= budget / 4:
+        sizes = torch.tensor([g.size for g in big], dtype=_F64, device=P.Zt.device)
+        logdets = _logdet_eye_plus(
+            _padded_grams(P, big, dual=False), d / (sizes * eps2), P.log_scale2
+        )
+        total += float((sizes / (2.0 * m) * logdets).sum())
+    else:
+        for g in big:
+            idx = torch.as_tensor(g, device=P.Zt.device)
+            total += g.size / (2.0 * m) * _logdet_cov(P, idx, d / (g.size * eps2))
+    # smaller classes: dual m_j × m_j Gram matrices, batched so that many small classes cost a
+    # few large operations
+    small = sorted((g for g in groups if g.size < d), key=lambda g: g.size)
     start = 0
     while start < len(small):
         # sizes ascend, so the last class of a batch sets the padding; grow while it fits
@@ -169,26 +340,19 @@ def _rate_c_labels(Zt: torch.Tensor, labels: np.ndarray, eps2: float, normalize:
                 break
             stop += 1
         batch = small[start:stop]
-        n_max = batch[-1].size
-        pad_np = np.full((len(batch), n_max), -1, dtype=np.int64)
-        for i, g in enumerate(batch):
-            pad_np[i, : g.size] = g
-        pad = torch.from_numpy(pad_np).to(Zt.device)
-        mask = (pad >= 0).to(_F64)
-        z = _rows(Zt, pad.clamp_min(0).reshape(-1), normalize).reshape(len(batch), n_max, d)
-        z = z * mask[..., None]
-        sizes = mask.sum(1)
-        G = z @ z.transpose(1, 2)
-        logdets = _logdet_eye_plus(G, d / (sizes * eps2))
+        sizes = torch.tensor([g.size for g in batch], dtype=_F64, device=P.Zt.device)
+        logdets = _logdet_eye_plus(
+            _padded_grams(P, batch, dual=True), d / (sizes * eps2), P.log_scale2
+        )
         total += float((sizes / (2.0 * m) * logdets).sum())
         start = stop
     return total
 
 
-def _rate_c_membership(Zt: torch.Tensor, W: torch.Tensor, eps2: float, normalize: bool) -> float:
+def _rate_c_membership(P: _Rows, W: torch.Tensor, eps2: float) -> float:
     """R_c for soft membership ``W`` of shape (m, k): ``Π_j = diag(W[:, j])``."""
-    m, d = Zt.shape
-    z = _rows(Zt, slice(None), normalize)
+    m, d = P.m, P.d
+    z = P(slice(None))
     W = W.to(device=z.device, dtype=_F64)
     tr = W.sum(0)
     keep = torch.nonzero(tr > 0).ravel()
@@ -200,14 +364,14 @@ def _rate_c_membership(Zt: torch.Tensor, W: torch.Tensor, eps2: float, normalize
             J = keep[sl]
             s = W[:, J].T.sqrt()  # (|J|, m)
             S = s[:, :, None] * G[None] * s[:, None, :]
-            total += (tr[J] / (2 * m) * _logdet_eye_plus(S, d / (tr[J] * eps2))).sum()
+            total += (tr[J] / (2 * m) * _logdet_eye_plus(S, d / (tr[J] * eps2), P.log_scale2)).sum()
     else:
         size = chunk_rows(8.0 * (d * m + 3 * d * d))
         for sl in iter_chunks(int(keep.numel()), size):
             J = keep[sl]
             zw = z.T[None] * W[:, J].T[:, None, :]  # (|J|, d, m)
             A = zw @ z
-            total += (tr[J] / (2 * m) * _logdet_eye_plus(A, d / (tr[J] * eps2))).sum()
+            total += (tr[J] / (2 * m) * _logdet_eye_plus(A, d / (tr[J] * eps2), P.log_scale2)).sum()
     return float(total)
 
 
@@ -218,23 +382,26 @@ def _check_membership(membership: Any, m: int) -> torch.Tensor:
             f"membership must have one row per sample ({m}); got shape {tuple(W.shape)}."
         )
     Wt, _ = to_torch(W)
+    # rows are checked to the precision the membership was given in (half precision: ~1e-3)
+    tol = max(1e-4, 4 * torch.finfo(Wt.dtype).eps * Wt.shape[1])
     Wt = Wt.to(_F64)
     if bool((Wt < 0).any()):
         raise ValueError("membership must be non-negative; got negative entries.")
     err = float((Wt.sum(1) - 1).abs().max())
-    if err > 1e-4:
+    if err > tol:
         raise ValueError(
             "membership rows must sum to 1 (each sample's memberships form a distribution); "
-            f"got a maximum deviation of {err:.3g}."
+            f"got a maximum deviation of {err:.3g} (tolerance {tol:.2g})."
         )
-    return Wt
+    # exact unit row sums (ΔR ≥ 0 needs them; half-precision memberships are off by ~1e-3)
+    return Wt / Wt.sum(1, keepdim=True)
 
 
-def _kmeans(Z: torch.Tensor, n_clusters: int, normalize: bool, random_state: Any) -> np.ndarray:
+def _kmeans(P: _Rows, n_clusters: int, random_state: Any) -> np.ndarray:
     from sklearn.cluster import KMeans
 
     rng = check_random_state(random_state)
-    Zn = to_numpy(_rows(Z, slice(None), normalize))
+    Zn = to_numpy(P(slice(None)))
     if n_clusters > Zn.shape[0]:
         raise ValueError(f"n_clusters must be <= n_samples ({Zn.shape[0]}); got {n_clusters}.")
     km = KMeans(n_clusters=n_clusters, n_init=10, random_state=int(rng.integers(0, 2**31 - 1)))
@@ -242,11 +409,10 @@ def _kmeans(Z: torch.Tensor, n_clusters: int, normalize: bool, random_state: Any
 
 
 def _resolve_groups(
-    Zt: torch.Tensor,
+    P: _Rows,
     y: Any,
     membership: Any,
     n_clusters: Any,
-    normalize: bool,
     random_state: Any,
 ) -> tuple[np.ndarray | None, torch.Tensor | None]:
     given = [
@@ -259,13 +425,37 @@ def _resolve_groups(
             "give exactly one of y (class labels), membership or n_clusters (k-means clusters); "
             f"got {given or 'none'}."
         )
-    m = Zt.shape[0]
+    m = P.m
     if y is not None:
         return check_labels(y, n_samples=m, name="y"), None
     if membership is not None:
         return None, _check_membership(membership, m)
     k = check_positive_int(n_clusters, "n_clusters")
-    return _kmeans(Zt, k, normalize, random_state), None
+    return _kmeans(P, k, random_state), None
+
+
+def _prepare(Z: Any, normalize: bool, name: str = "Z", sink: list[str] | None = None) -> _Rows:
+    """Validated rows (see :class:`_Rows`); all-zero rows stay zero with a warning."""
+    Z = check_array(Z, name=name, shape_hint="(n_samples, n_features)")
+    Zt, _ = to_torch(Z)
+    P = _Rows(Zt, normalize)
+    if normalize:
+        if P.np_rows is not None:
+            n_zero = int((np.abs(P.np_rows).max(1) == 0).sum()) if P.d else 0
+        else:
+            n_zero = int((Zt.abs().amax(1) == 0).sum())
+        P.n_zero_rows = n_zero
+        if n_zero:
+            _warn(
+                f"{name} has {n_zero} all-zero row(s); they cannot be L2-normalised and are kept as "
+                "zeros (they add nothing to any coding rate).",
+                UserWarning,
+                sink,
+                stacklevel=3,
+            )
+    else:
+        P.n_zero_rows = 0
+    return P
 
 
 # ----------------------------------------------------------------------------- public rates
@@ -294,8 +484,7 @@ def coding_rate(Z: Any, *, eps2: float = 0.5, normalize: bool = True) -> float:
     (2.1972, 2.1972)
     """
     eps2 = _check_eps2(eps2)
-    Zt = _prepare(Z, normalize)
-    return _rate(Zt, eps2, normalize)
+    return _rate(_prepare(Z, normalize), eps2)
 
 
 def compressed_coding_rate(
@@ -334,13 +523,13 @@ def compressed_coding_rate(
     (0.973, 0.973)
     """
     eps2 = _check_eps2(eps2)
-    Zt = _prepare(Z, normalize)
+    P = _prepare(Z, normalize)
     if (y is None) == (membership is None):
         raise ValueError("give exactly one of y (class labels) and membership.")
-    lab, W = _resolve_groups(Zt, y, membership, None, normalize, None)
+    lab, W = _resolve_groups(P, y, membership, None, None)
     if W is not None:
-        return _rate_c_membership(Zt, W, eps2, normalize)
-    return _rate_c_labels(Zt, lab, eps2, normalize)
+        return _rate_c_membership(P, W, eps2)
+    return _rate_c_labels(P, lab, eps2)
 
 
 def coding_rate_reduction(
@@ -390,14 +579,10 @@ def coding_rate_reduction(
     True
     """
     eps2 = _check_eps2(eps2)
-    Zt = _prepare(Z, normalize)
-    lab, W = _resolve_groups(Zt, y, membership, n_clusters, normalize, random_state)
-    r = _rate(Zt, eps2, normalize)
-    rc = (
-        _rate_c_membership(Zt, W, eps2, normalize)
-        if W is not None
-        else _rate_c_labels(Zt, lab, eps2, normalize)
-    )
+    P = _prepare(Z, normalize)
+    lab, W = _resolve_groups(P, y, membership, n_clusters, random_state)
+    r = _rate(P, eps2)
+    rc = _rate_c_membership(P, W, eps2) if W is not None else _rate_c_labels(P, lab, eps2)
     return r - rc
 
 
@@ -427,6 +612,12 @@ class CodingRateReduction(BaseEstimator):
         ``R − R_c``.
     labels_ : ndarray of shape (n_samples,)
         The partition used (the labels, or the k-means clusters).
+    n_zero_rows_ : int
+        All-zero rows of ``X`` (dead units everywhere): they cannot be normalised and add
+        nothing to any rate (0 when ``normalize=False``).
+    warnings_ : list of str
+        Text of every warning issued by the last :meth:`fit`, kept so that a loop over layers
+        or checkpoints does not lose them.
     n_features_in_ : int
     higher_is_better : bool
         ``True`` (class attribute).
@@ -470,22 +661,20 @@ class CodingRateReduction(BaseEstimator):
         self
         """
         eps2 = _check_eps2(self.eps2)
-        Zt = _prepare(X, self.normalize, name="X")
+        sink: list[str] = []
+        P = _prepare(X, self.normalize, name="X", sink=sink)
         if y is None and self.n_clusters is None:
             raise ValueError("fit needs labels y or n_clusters (for k-means); got neither.")
         lab, _ = _resolve_groups(
-            Zt,
-            y,
-            None,
-            None if y is not None else self.n_clusters,
-            self.normalize,
-            self.random_state,
+            P, y, None, None if y is not None else self.n_clusters, self.random_state
         )
         self.labels_ = lab
-        self.coding_rate_ = _rate(Zt, eps2, self.normalize)
-        self.compressed_coding_rate_ = _rate_c_labels(Zt, lab, eps2, self.normalize)
+        self.coding_rate_ = _rate(P, eps2)
+        self.compressed_coding_rate_ = _rate_c_labels(P, lab, eps2)
         self.delta_r_ = self.coding_rate_ - self.compressed_coding_rate_
-        self.n_features_in_ = int(Zt.shape[1])
+        self.n_zero_rows_ = int(P.n_zero_rows)
+        self.warnings_ = sink
+        self.n_features_in_ = P.d
         return self
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -554,33 +743,59 @@ def doubly_stochastic_membership(
     >>> bool(np.allclose(P.sum(0), 1, atol=1e-5)), bool(np.allclose(P, P.T))
     (True, True)
     """
+    Pi, _, _ = _sinkhorn(C, eta, normalize, max_iter, tol, None)
+    return Pi
+
+
+def _sinkhorn(
+    C: Any, eta: Any, normalize: bool, max_iter: Any, tol: Any, sink: list[str] | None
+) -> tuple[Any, bool, int]:
+    """:func:`doubly_stochastic_membership` with its convergence: ``(Pi, converged, n_iter)``."""
     eta = float(check_scalar(eta, "eta", min_val=0.0, include_min=False))
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = float(check_scalar(tol, "tol", min_val=0.0, include_min=False))
     C = check_array(C, name="C", min_samples=2)
-    _, back = to_torch(C)
+    Ct, back = to_torch(C)
     n = C.shape[0]
     _dense_guard(n, "doubly_stochastic_membership")
-    Ct = _prepare(C, normalize, name="C")
-    c = _rows(Ct, slice(None), normalize)
+    c = Ct.to(_F64)
+    if normalize:
+        norms = _row_norms(c)
+        n_zero = int((norms == 0).sum())
+        if n_zero:
+            _warn(
+                f"C has {n_zero} all-zero row(s); they cannot be L2-normalised and are kept as "
+                "zeros (similarity 0 to every point).",
+                UserWarning,
+                sink,
+                stacklevel=3,
+            )
+        c = c / norms.clamp_min(torch.finfo(_F64).tiny)[:, None]
     logK = (c @ c.T).abs() / eta
+    if not bool(torch.isfinite(logK).all()):
+        raise ValueError(
+            "|C Cᵀ| / eta overflows float64 (C is too large for normalize=False): rescale C, use "
+            "normalize=True or a larger eta."
+        )
     f = torch.zeros(n, dtype=_F64, device=c.device)
-    converged = False
-    for _ in range(max_iter):
+    converged, n_iter = False, 0
+    while n_iter < max_iter:
+        n_iter += 1
         lse = torch.logsumexp(logK + f[None, :], dim=1)
         if float((torch.exp(f + lse) - 1).abs().max()) < tol:
             converged = True
             break
         f = 0.5 * (f - lse)
     if not converged:
-        warnings.warn(
+        _warn(
             f"Sinkhorn did not reach tol={tol:g} in {max_iter} iterations; increase max_iter or eta.",
             RuntimeWarning,
-            stacklevel=2,
+            sink,
+            stacklevel=3,
         )
     Pi = torch.exp(f[:, None] + logK + f[None, :])
     Pi = (Pi + Pi.T) / 2
-    return back(Pi)
+    return back(Pi), converged, n_iter
 
 
 def membership_clustering(membership: Any, n_clusters: int, *, random_state: Any = 0) -> np.ndarray:
@@ -660,6 +875,12 @@ class ManifoldClustering(ClusterMixin, BaseEstimator):
         Spectral clustering of Π.
     delta_r_ : float
         ``R(Z) − R_c(Z | Π)`` with the soft membership (MLC's objective without its entropy term).
+    converged_ : bool
+        Whether the Sinkhorn iterations reached the tolerance (1e-6 on the row sums).
+    n_iter_ : int
+        Sinkhorn iterations run.
+    warnings_ : list of str
+        Text of every warning issued by the last :meth:`fit` (unconverged Sinkhorn, zero rows).
     n_features_in_ : int
     higher_is_better : bool
         ``True`` for ``delta_r_`` (class attribute).
@@ -699,15 +920,17 @@ class ManifoldClustering(ClusterMixin, BaseEstimator):
         eps2 = _check_eps2(self.eps2)
         X = check_array(X, name="X", min_samples=2)
         check_positive_int(self.n_clusters, "n_clusters", max_val=X.shape[0])
-        self.membership_ = doubly_stochastic_membership(X, eta=self.eta, normalize=self.normalize)
+        sink: list[str] = []
+        self.membership_, self.converged_, self.n_iter_ = _sinkhorn(
+            X, self.eta, self.normalize, 2000, 1e-6, sink
+        )
         self.labels_ = membership_clustering(
             self.membership_, self.n_clusters, random_state=self.random_state
         )
-        Zt = _prepare(X, self.normalize, name="X")
-        W = torch.as_tensor(to_numpy(self.membership_), dtype=_F64)
-        self.delta_r_ = _rate(Zt, eps2, self.normalize) - _rate_c_membership(
-            Zt, W, eps2, self.normalize
-        )
+        P = _prepare(X, self.normalize, name="X", sink=sink if not self.normalize else None)
+        W, _ = to_torch(self.membership_)
+        self.delta_r_ = _rate(P, eps2) - _rate_c_membership(P, W.to(_F64), eps2)
+        self.warnings_ = sink
         self.n_features_in_ = int(X.shape[1])
         return self
 

@@ -41,6 +41,33 @@ __all__ = ["DigitTransformManifolds", "bilinear_warp"]
 _TRANSFORMS = {"rotation": 1, "translation": 2, "scale": 1, "brightness": 1}
 
 
+def _check_warp_args(images: Any, matrices: Any, size: Any) -> int:
+    size = check_positive_int(size, "size")
+    for name, t, hint in (("images", images, "(n, H, W)"), ("matrices", matrices, "(n, 2, 3)")):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(
+                f"{name} must be a torch.Tensor of shape {hint}; got {type(t).__name__} "
+                "(convert with torch.as_tensor)."
+            )
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor; got dtype {t.dtype}.")
+        if t.ndim != 3:
+            raise ValueError(
+                f"{name} must be a 3-D tensor of shape {hint}; got shape {tuple(t.shape)}."
+            )
+        # values can be checked only outside torch.func transforms (data-dependent control flow)
+        if not torch._C._functorch.is_functorch_wrapped_tensor(t):
+            check_array(t, name=name, ndim=3, shape_hint=hint)
+    if images.shape[1] < 1 or images.shape[2] < 1:
+        raise ValueError(f"images must have H, W >= 1; got shape {tuple(images.shape)}.")
+    if tuple(matrices.shape[1:]) != (2, 3) or matrices.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"matrices must have shape (n, 2, 3) with n = {images.shape[0]} (one per image); "
+            f"got {tuple(matrices.shape)}."
+        )
+    return size
+
+
 def bilinear_warp(images: torch.Tensor, matrices: torch.Tensor, size: int) -> torch.Tensor:
     """Affine warp of single-channel images with bilinear interpolation and zero padding.
 
@@ -60,6 +87,14 @@ def bilinear_warp(images: torch.Tensor, matrices: torch.Tensor, size: int) -> to
     -------
     Tensor of shape (n, size * size)
 
+    Raises
+    ------
+    TypeError
+        If ``images`` or ``matrices`` is not a floating-point tensor, or ``size`` not an int.
+    ValueError
+        On wrong shapes, mismatched ``n``, ``size < 1``, or NaN/inf entries (the values are
+        checked on plain tensors; under ``torch.func`` transforms only shapes are).
+
     Examples
     --------
     >>> import torch
@@ -68,6 +103,7 @@ def bilinear_warp(images: torch.Tensor, matrices: torch.Tensor, size: int) -> to
     >>> torch.equal(bilinear_warp(img, eye, 4), img.reshape(1, 16))
     True
     """
+    size = _check_warp_args(images, matrices, size)
     n, H, W = images.shape
     dtype = images.dtype
     lin = (torch.arange(size, dtype=dtype, device=images.device) * 2 + 1) / size - 1

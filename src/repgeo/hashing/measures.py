@@ -16,6 +16,8 @@ References
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -141,20 +143,34 @@ def sample_pairs(
     )
 
 
+def _pow2_exponent(Zt: torch.Tensor) -> int:
+    """``e`` with ``max |Z| · 2^-e`` in [0.5, 1) (0 for an all-zero ``Z``)."""
+    amax = float(Zt.abs().amax()) if Zt.numel() else 0.0
+    return max(math.frexp(amax)[1], -1000) if amax > 0 else 0  # 2^1000: subnormals too
+
+
 def _pair_values(
     Zt: torch.Tensor, i: np.ndarray, j: np.ndarray
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosine similarity and Euclidean distance of row pairs, chunked."""
+    """Cosine similarity and Euclidean distance of row pairs, chunked.
+
+    Computed on ``Z · 2^-e`` (an exact rescaling to magnitude < 1, see :func:`_pow2_exponent`),
+    so neither overflows nor underflows; the distances are those of the rescaled rows.
+    """
     d = Zt.shape[1]
+    Zs = Zt * math.ldexp(1.0, -_pow2_exponent(Zt))
+    tiny = torch.finfo(Zt.dtype).tiny
     cos = torch.empty(i.size, dtype=Zt.dtype, device=Zt.device)
     dist = torch.empty_like(cos)
     it = torch.as_tensor(i, device=Zt.device)
     jt = torch.as_tensor(j, device=Zt.device)
     for sl in iter_chunks(i.size, chunk_rows(3 * d * Zt.element_size(), maximum=1 << 18)):
-        a, b = Zt[it[sl]], Zt[jt[sl]]
-        na, nb = a.norm(dim=1), b.norm(dim=1)
-        cos[sl] = (a * b).sum(1) / (na * nb).clamp_min(torch.finfo(Zt.dtype).tiny)
+        a, b = Zs[it[sl]], Zs[jt[sl]]
         dist[sl] = (a - b).norm(dim=1)
+        a = a / a.abs().amax(1, keepdim=True).clamp_min(tiny)  # unit rows without underflow
+        b = b / b.abs().amax(1, keepdim=True).clamp_min(tiny)
+        na, nb = a.norm(dim=1), b.norm(dim=1)
+        cos[sl] = (a * b).sum(1) / (na * nb).clamp_min(tiny)
     return cos, dist
 
 
@@ -191,11 +207,12 @@ def pair_similarities(
     y = check_labels(y, n_samples=Z.shape[0])
     rng = check_random_state(random_state)
     Zt, back = to_torch(Z)
+    e = _pow2_exponent(Zt)
     out = {}
     for same, tag in ((True, "same"), (False, "diff")):
         i, j = sample_pairs(y, n_pairs, same=same, random_state=rng)
         cos, dist = _pair_values(Zt, i, j)
-        out[f"cos_{tag}"], out[f"dist_{tag}"] = back(cos), back(dist)
+        out[f"cos_{tag}"], out[f"dist_{tag}"] = back(cos), back(torch.ldexp(dist, torch.tensor(e)))
     return out
 
 
@@ -230,7 +247,7 @@ def auroc(positive: Any, negative: Any) -> float:
     return float(u / (pos.size * neg.size))
 
 
-def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -> dict[str, float]:
+def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -> dict[str, Any]:
     """How well an embedding separates same-manifold from different-manifold pairs.
 
     Parameters
@@ -247,8 +264,11 @@ def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -
     dict of float
         ``auroc`` — AUROC of cosine similarity for same-vs-different pairs (1 = a perfect
         hash); ``within_between_ratio`` — mean within-class over mean between-class Euclidean
-        distance (0 = every manifold collapsed to a point); ``cos_same``, ``cos_diff`` — mean
-        cosine similarities; ``n_same``, ``n_diff`` — pairs used.
+        distance (0 = every manifold collapsed to a point; NaN, with a warning, when it is
+        undefined: a constant embedding); ``cos_same``, ``cos_diff`` — mean cosine
+        similarities; ``n_same``, ``n_diff`` — pairs used; ``warnings`` — the text of every
+        warning issued (a dead, constant layer; all-zero rows), so a loop over layers keeps
+        them. Every statistic is invariant to the scale of ``Z``.
 
     Examples
     --------
@@ -260,9 +280,34 @@ def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -
     >>> s["auroc"], s["within_between_ratio"] < 0.02
     (1.0, True)
     """
-    p = pair_similarities(Z, y, n_pairs=n_pairs, random_state=random_state)
-    p = {k: to_numpy(v).astype(np.float64) for k, v in p.items()}
+    Z = check_array(Z, name="Z", min_samples=2)
+    y = check_labels(y, n_samples=Z.shape[0])
+    rng = check_random_state(random_state)
+    Zt, _ = to_torch(Z)
+    p: dict[str, np.ndarray] = {}
+    for same, tag in ((True, "same"), (False, "diff")):
+        i, j = sample_pairs(y, n_pairs, same=same, random_state=rng)
+        cos, dist = _pair_values(Zt, i, j)  # distances of the rescaled rows: only ratios used
+        p[f"cos_{tag}"], p[f"dist_{tag}"] = (to_numpy(v).astype(np.float64) for v in (cos, dist))
+    notes: list[str] = []
+    n_zero = int((Zt.abs().amax(1) == 0).sum())
+    if bool((Zt == Zt[:1]).all()):
+        notes.append(
+            "Z is constant (a dead layer?): every pair has the same similarity, so the AUROC is "
+            "0.5 (chance) and the within/between distance ratio is undefined (NaN)."
+        )
+    elif n_zero:
+        notes.append(
+            f"{n_zero} of {Zt.shape[0]} rows of Z are all zero (dead units): their cosine "
+            "similarity to anything is undefined and counted as 0."
+        )
     between = p["dist_diff"].mean()
+    if between <= 0 and not notes:
+        notes.append(
+            "all different-class pairs coincide: the within/between distance ratio is undefined (NaN)."
+        )
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
     return {
         "auroc": auroc(p["cos_same"], p["cos_diff"]),
         "within_between_ratio": float(p["dist_same"].mean() / between)
@@ -272,6 +317,7 @@ def separation(Z: Any, y: Any, *, n_pairs: int = 20000, random_state: Any = 0) -
         "cos_diff": float(p["cos_diff"].mean()),
         "n_same": int(p["cos_same"].size),
         "n_diff": int(p["cos_diff"].size),
+        "warnings": notes,
     }
 
 
@@ -338,7 +384,12 @@ def effective_rank(Z: Any, *, center: bool = True) -> float:
     Z = check_array(Z, name="Z", min_samples=2)
     Zt, _ = to_torch(Z)
     Zt = Zt.to(torch.float64)
+    Zt = Zt * math.ldexp(1.0, -_pow2_exponent(Zt))  # scale-free: exact rescaling, no overflow
     n, d = Zt.shape
+    if center:  # spread at the rounding level of the mean: centring leaves only noise
+        lo, hi = torch.aminmax(Zt, dim=0)
+        if float((hi - lo).max()) <= 64 * torch.finfo(Zt.dtype).eps * float(Zt.abs().amax()):
+            Zt = torch.zeros_like(Zt)
     mu = Zt.mean(0) if center else torch.zeros(d, dtype=Zt.dtype, device=Zt.device)
     if d <= n:
         C = torch.zeros(d, d, dtype=Zt.dtype, device=Zt.device)
@@ -350,6 +401,12 @@ def effective_rank(Z: Any, *, center: bool = True) -> float:
         s = torch.linalg.svdvals(Zt - mu)
     total = s.sum()
     if total <= 0:
+        warnings.warn(
+            "Z has no variation (all rows equal, or all zero): its effective rank is undefined; "
+            "returning 0.0.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return 0.0
     p = s / total
     p = p[p > 0]
@@ -787,6 +844,10 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         Zt, _ = to_torch(Z, dtype=torch.float64)
         Tt, _ = to_torch(T, dtype=torch.float64)
         Tt = Tt.reshape(Tt.shape[0], -1).to(Zt.device)
+        # fit on 2^-a·Z and 2^-b·T (exact rescalings: no Gram entry overflows or underflows);
+        # the coefficients, intercept and penalty are mapped back to the original units below
+        ez, et = _pow2_exponent(Zt), _pow2_exponent(Tt)
+        Zt, Tt = torch.ldexp(Zt, torch.tensor(-ez)), torch.ldexp(Tt, torch.tensor(-et))
         zm, tm = Zt.mean(0), Tt.mean(0)
         Zc, Tc = Zt - zm, Tt - tm
         n, d = Zc.shape
@@ -806,7 +867,8 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
             alphas = to_numpy(check_array(self.alphas, name="alphas", ndim=1)).astype(np.float64)
             if np.any(alphas <= 0):
                 raise ValueError(f"alphas must be positive; got {alphas.tolist()}.")
-            alphas = alphas.tolist()
+            with np.errstate(over="ignore", under="ignore"):
+                alphas = np.ldexp(alphas, -2 * ez).tolist()  # penalties of the rescaled fit
         a = torch.as_tensor(alphas, dtype=torch.float64, device=Zt.device)[:, None]  # (A, 1)
         f = s2[None, :] / (s2[None, :] + a)  # (A, r)
         resid_out = (Tc**2).sum() - (UtT**2).sum()  # part of T outside span(U)
@@ -814,13 +876,15 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         # the intercept uses one degree of freedom: df = 1 + Σ f (interpolation → GCV = ∞)
         gcv = n * rss / (n - 1 - f.sum(1)).clamp_min(1e-12) ** 2
         best = alphas[int(torch.argmin(gcv))]
-        self.alpha_ = float(best)
+        with np.errstate(over="ignore", under="ignore"):  # the penalty in the input's units
+            self.alpha_ = float(np.ldexp(float(best), 2 * ez))
         if d <= n:
             coef = E @ (B / (s2 + best)[:, None])
         else:
             coef = Zc.T @ (E @ (UtT / (s2 + best)[:, None]))
-        self.coef_ = to_numpy(coef)
-        self.intercept_ = to_numpy(tm - zm @ coef)
+        intercept = torch.ldexp(tm - zm @ coef, torch.tensor(et))
+        self.coef_ = to_numpy(torch.ldexp(coef, torch.tensor(et - ez)))
+        self.intercept_ = to_numpy(intercept)
         self.n_features_in_ = int(d)
         self._single_target = bool(single_target)
         return self
@@ -857,9 +921,18 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
         T = T.reshape(P.shape[0], -1)
         if T.shape[1] != P.shape[1]:
             raise ValueError(f"y must have {P.shape[1]} target(s) as in fit; got {T.shape[1]}.")
+        scale = math.ldexp(1.0, -_pow2_exponent(torch.from_numpy(T)))  # R² is a ratio
+        T, P = T * scale, P * scale
         ss_tot = ((T - T.mean(0)) ** 2).sum()
         ss_res = ((T - P) ** 2).sum()
-        return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
+        if ss_tot > 0:
+            return float(1.0 - ss_res / ss_tot)
+        warnings.warn(
+            "R² is undefined: the held-out targets are constant (zero variance); returning NaN.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return float("nan")
 
 
 def ridge_r2(

@@ -20,6 +20,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -264,9 +265,19 @@ def episode_accuracy(
 
 
 def _prepare(Z: Any, metric: str) -> torch.Tensor:
+    """Embeddings ready for scoring: unit rows (cosine) or the whole set rescaled by a power of
+    two (Euclidean; exact, and the nearest prototype does not change under isotropic scaling),
+    so that no magnitude overflows or underflows in the scores."""
     Zt, _ = to_torch(Z)
+    if not Zt.is_floating_point() or torch.finfo(Zt.dtype).bits < 32:
+        Zt = Zt.to(torch.float32)  # half precision would round the scores of close classes
+    tiny = torch.finfo(Zt.dtype).tiny
     if metric == "cosine":
-        Zt = Zt / Zt.norm(dim=1, keepdim=True).clamp_min(torch.finfo(Zt.dtype).tiny)
+        Zt = Zt / Zt.abs().amax(1, keepdim=True).clamp_min(tiny)
+        return Zt / Zt.norm(dim=1, keepdim=True).clamp_min(tiny)
+    amax = float(Zt.abs().amax()) if Zt.numel() else 0.0
+    if amax > 0:
+        Zt = Zt * math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
     return Zt
 
 

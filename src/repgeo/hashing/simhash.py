@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,13 @@ class SimHash(TransformerMixin, BaseEstimator):
         for sl in iter_chunks(
             Xt.shape[0], chunk_rows(8.0 * (Xt.shape[1] + R.shape[0]), maximum=1 << 16)
         ):
-            out[sl] = to_numpy((Xt[sl] - mu) @ R.T > 0)
+            z = Xt[sl] - mu
+            # the signs do not change under a positive rescaling: an exact power of two keeps
+            # the products of rows of magnitude 1e300 from overflowing (1e-300: underflowing)
+            amax = float(z.abs().amax()) if z.numel() else 0.0
+            if amax > 0 and math.isfinite(amax):
+                z = z * math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
+            out[sl] = to_numpy(z @ R.T > 0)
         return out
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
@@ -150,9 +157,13 @@ class SimHash(TransformerMixin, BaseEstimator):
 
 def _angles(A: torch.Tensor, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     out = np.empty(i.size)
+    tiny = torch.finfo(A.dtype).tiny
     for sl in iter_chunks(i.size, chunk_rows(24.0 * A.shape[1], maximum=1 << 18)):
         a, b = A[i[sl]], A[j[sl]]
-        cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-300)
+        # rows divided by their largest entry first: norms neither overflow nor underflow
+        a = a / a.abs().amax(1, keepdim=True).clamp_min(tiny)
+        b = b / b.abs().amax(1, keepdim=True).clamp_min(tiny)
+        cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(tiny)
         out[sl] = to_numpy(torch.arccos(cos.clamp(-1.0, 1.0)))
     return out
 

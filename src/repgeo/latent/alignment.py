@@ -25,8 +25,11 @@ alignment". NeurIPS 2023.
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -40,24 +43,58 @@ ALIGN_METHODS = ("orthogonal", "affine", "lstsq_ortho")
 _MAX_ROWS = 16384  # rows per chunk: large enough for fast GEMMs, small enough to stay lean
 
 
-def _moments(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[torch.Tensor, ...]:
-    """Means, centred cross-products (float64) and RMS norms, accumulated in chunks."""
+def _pow2(T: torch.Tensor) -> float:
+    """The power of two that brings ``max |T|`` into [0.5, 1): an exact rescaling."""
+    amax = float(T.abs().amax()) if T.numel() else 0.0
+    return math.ldexp(1.0, -max(math.frexp(amax)[1], -1000)) if amax > 0 else 1.0
+
+
+class _SumSquares:
+    """A Frobenius norm accumulated in chunks as ``scale · √ssq`` (LAPACK's dnrm2 scheme), so
+    the squares of huge entries never overflow and those of tiny ones never underflow."""
+
+    def __init__(self) -> None:
+        self.scale, self.ssq = 0.0, 0.0
+
+    def add(self, block: torch.Tensor) -> None:
+        m = float(block.abs().amax()) if block.numel() else 0.0
+        if m == 0.0:
+            return
+        if m > self.scale:
+            self.ssq *= (self.scale / m) ** 2
+            self.scale = m
+        self.ssq += float(((block / self.scale) ** 2).sum())
+
+    def ratio(self, other: _SumSquares) -> float:
+        """``‖self‖ / ‖other‖`` (0 when self is 0; ``‖self‖/1e-300`` when other is 0)."""
+        if self.scale == 0.0:
+            return 0.0
+        if other.scale == 0.0:
+            return self.scale * math.sqrt(self.ssq) / 1e-300
+        with np.errstate(over="ignore"):
+            return float(np.float64(self.scale / other.scale) * math.sqrt(self.ssq / other.ssq))
+
+
+def _moments(
+    Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool, px: float = 1.0, py: float = 1.0
+) -> tuple[torch.Tensor, ...]:
+    """Means, centred cross-products (float64) and RMS norms of ``px·X`` and ``py·Y``, in chunks."""
     n = Xt.shape[0]
     f64 = torch.float64
     rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
     mx = torch.zeros(Xt.shape[1], dtype=f64, device=Xt.device)
     my = torch.zeros(Yt.shape[1], dtype=f64, device=Xt.device)
     for sl in iter_chunks(n, rows):
-        mx += Xt[sl].to(f64).sum(0)
-        my += Yt[sl].to(device=Xt.device, dtype=f64).sum(0)
+        mx += Xt[sl].to(f64).mul(px).sum(0)
+        my += Yt[sl].to(device=Xt.device, dtype=f64).mul(py).sum(0)
     mx, my = mx / n, my / n
     xy = torch.zeros(Xt.shape[1], Yt.shape[1], dtype=f64, device=Xt.device)
     xx = torch.zeros(Xt.shape[1], Xt.shape[1], dtype=f64, device=Xt.device) if need_xx else None
     ssx = torch.zeros((), dtype=f64, device=Xt.device)
     ssy = torch.zeros((), dtype=f64, device=Xt.device)
     for sl in iter_chunks(n, rows):
-        xc = Xt[sl].to(f64) - mx
-        yc = Yt[sl].to(device=Xt.device, dtype=f64) - my
+        xc = Xt[sl].to(f64) * px - mx
+        yc = Yt[sl].to(device=Xt.device, dtype=f64) * py - my
         xy += xc.T @ yc
         if xx is not None:
             xx += xc.T @ xc
@@ -76,7 +113,13 @@ def _polar(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:
     """
     U, S, Vh = torch.linalg.svd(W, full_matrices=False)
     keep = S > rtol * S.max().clamp_min(1e-300)
-    return U[:, keep] @ Vh[keep]
+    return U[:, keep] @ Vh[keep], int(keep.sum())
+
+
+def _rank(A: torch.Tensor, rtol: float = 1e-10) -> int:
+    """Numerical rank of a symmetric PSD matrix (eigenvalues above ``rtol · λ_max``)."""
+    ev = torch.linalg.eigvalsh(A)
+    return int((ev > rtol * ev.max().clamp_min(1e-300)).sum())
 
 
 class LatentAligner(TransformerMixin, BaseEstimator):
@@ -102,6 +145,12 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         RMS norms divided out (1.0 when ``scale=False``).
     residual_ : float
         Relative residual ‖T(X) − Y‖_F / ‖Y − ȳ‖_F on the fitting pairs (lower is better).
+    rank_ : int
+        Numerical rank of the fitted map (singular directions kept by the polar factor, or
+        the rank of the source covariance for ``"affine"``); below ``min(d_x, d_y)`` when
+        there are fewer pairs than dimensions, 0 when a space is constant (with a warning).
+    warnings_ : list of str
+        Text of every warning issued by the last :meth:`fit`.
     n_features_in_, n_features_out_ : int
         ``d_x`` and ``d_y``.
     higher_is_better : bool
@@ -170,28 +219,51 @@ class LatentAligner(TransformerMixin, BaseEstimator):
         n = Xt.shape[0]
         center = self.center or self.method == "affine"
         need_xx = self.method in ("affine", "lstsq_ortho")
+        # the statistics of 2^a·X and 2^b·Y (exact rescalings: no product overflows or
+        # underflows whatever the magnitude of the data); results are mapped back below
+        px, py = _pow2(Xt), _pow2(Yt)
         if center:
-            mx, my, xy, xx, ssx, ssy = _moments(Xt, Yt, need_xx)
+            mx, my, xy, xx, ssx, ssy = _moments(Xt, Yt, need_xx, px, py)
         else:  # statistics around zero
-            xy, xx, ssx, ssy = _uncentred(Xt, Yt, need_xx)
+            xy, xx, ssx, ssy = _uncentred(Xt, Yt, need_xx, px, py)
             mx = torch.zeros(Xt.shape[1], dtype=torch.float64, device=Xt.device)
             my = torch.zeros(Yt.shape[1], dtype=torch.float64, device=Xt.device)
-        sx = float(torch.sqrt(ssx / n)) if self.scale else 1.0
-        sy = float(torch.sqrt(ssy / n)) if self.scale else 1.0
-        sx, sy = max(sx, 1e-300), max(sy, 1e-300)
-        xy_n = xy / (sx * sy)
+        if self.scale:  # RMS norms, in the rescaled units
+            sx = max(float(torch.sqrt(ssx / n)), 1e-300)
+            sy = max(float(torch.sqrt(ssy / n)), 1e-300)
+            # divided in turn (sx·sy can underflow when a space is constant: 0/0)
+            xy_n, xx_n, to_original = xy / sx / sy, None if xx is None else xx / sx / sx, 1.0
+        else:  # solve in the rescaled units; a linear map carries the factor px/py back
+            sx, sy = px, py
+            xy_n, xx_n, to_original = xy, xx, px / py
         if self.method == "orthogonal":
-            R = _polar(xy_n)
+            R, rank = _polar(xy_n)  # the polar factor does not change under positive scaling
         else:
-            xx_n = xx / (sx * sx)
             W = torch.linalg.lstsq(
                 xx_n, xy_n, driver="gelsd" if xx_n.device.type == "cpu" else None
             ).solution
-            R = W if self.method == "affine" else _polar(W)
-        self.R_, self.mean_x_, self.mean_y_ = R, mx, my
-        self.scale_x_, self.scale_y_ = sx, sy
+            R, rank = (W * to_original, _rank(xx_n)) if self.method == "affine" else _polar(W)
+        self.R_, self.mean_x_, self.mean_y_ = R, mx / px, my / py
+        self.scale_x_, self.scale_y_ = sx / px, sy / py
         self.n_features_in_, self.n_features_out_ = int(Xt.shape[1]), int(Yt.shape[1])
+        self.rank_ = int(rank)
+        self.warnings_: list[str] = []
+        if self.rank_ == 0:
+            msg = (
+                "the alignment is degenerate (rank 0): the source or the target has no variation "
+                "on the fitting pairs (a constant representation?); T maps every x to the target mean."
+            )
+            self.warnings_.append(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
         self.residual_ = float(self._residual(Xt, Yt))
+        if not math.isfinite(self.residual_):
+            msg = (
+                "the relative residual overflows float64: the mapped source and the target differ "
+                "by more than 1e308 times the target's spread (use scale=True for spaces of very "
+                "different magnitudes)."
+            )
+            self.warnings_.append(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
         return self
 
     def _map(self, Xt: torch.Tensor) -> torch.Tensor:
@@ -203,17 +275,17 @@ class LatentAligner(TransformerMixin, BaseEstimator):
     def _residual(self, Xt: torch.Tensor, Yt: torch.Tensor) -> torch.Tensor:
         f64 = torch.float64
         rows = chunk_rows(8 * 3 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
-        num = torch.zeros((), dtype=f64, device=Xt.device)
         mu = torch.zeros(Yt.shape[1], dtype=f64, device=Xt.device)
+        py = _pow2(Yt)  # a ratio: computed in units of 2^b·Y, exact and overflow-free
         for sl in iter_chunks(Yt.shape[0], rows):
-            mu += Yt[sl].to(device=Xt.device, dtype=f64).sum(0)
+            mu += Yt[sl].to(device=Xt.device, dtype=f64).mul(py).sum(0)
         mu /= Yt.shape[0]
-        den = torch.zeros((), dtype=f64, device=Xt.device)
+        num, den = _SumSquares(), _SumSquares()
         for sl in iter_chunks(Xt.shape[0], rows):
-            y = Yt[sl].to(device=Xt.device, dtype=f64)
-            num += ((self._map(Xt[sl]) - y) ** 2).sum()
-            den += ((y - mu) ** 2).sum()
-        return torch.sqrt(num / den.clamp_min(1e-300))
+            y = Yt[sl].to(device=Xt.device, dtype=f64) * py
+            num.add(self._map(Xt[sl]) * py - y)
+            den.add(y - mu)
+        return torch.tensor(num.ratio(den), dtype=f64)
 
     def transform(self, X: Any) -> Any:
         """Map source rows into the target space.
@@ -268,7 +340,9 @@ def _as_2d(A: Any) -> Any:
     return A.reshape(-1, 1) if A.ndim == 1 else A
 
 
-def _uncentred(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[Any, ...]:
+def _uncentred(
+    Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool, px: float = 1.0, py: float = 1.0
+) -> tuple[Any, ...]:
     f64 = torch.float64
     rows = chunk_rows(8 * 2 * (Xt.shape[1] + Yt.shape[1]), maximum=_MAX_ROWS)
     xy = torch.zeros(Xt.shape[1], Yt.shape[1], dtype=f64, device=Xt.device)
@@ -276,8 +350,8 @@ def _uncentred(Xt: torch.Tensor, Yt: torch.Tensor, need_xx: bool) -> tuple[Any, 
     ssx = torch.zeros((), dtype=f64, device=Xt.device)
     ssy = torch.zeros((), dtype=f64, device=Xt.device)
     for sl in iter_chunks(Xt.shape[0], rows):
-        x = Xt[sl].to(f64)
-        y = Yt[sl].to(device=Xt.device, dtype=f64)
+        x = Xt[sl].to(f64) * px
+        y = Yt[sl].to(device=Xt.device, dtype=f64) * py
         xy += x.T @ y
         if xx is not None:
             xx += x.T @ x

@@ -25,7 +25,8 @@ name           R_ij                                                     invarian
 
 Transforms fitted on the anchors (``transforms=``, applied in order to anchors and inputs before
 projecting): ``"center"`` (subtract the anchor mean — adds translation invariance),
-``"standard"`` (anchor mean and per-feature standard deviation), ``"l2"`` (unit rows).
+``"standard"`` (anchor mean and per-feature standard deviation; a constant anchor feature is
+divided by the anchors' overall RMS deviation instead), ``"l2"`` (unit rows).
 Output normalisation (``normalization=``): ``"none"``, ``"l2"`` or ``"layernorm"``, applied to
 each output row on its own — never across the batch (the research code's InstanceNorm over a
 permuted axis made predictions depend on batch composition).
@@ -34,6 +35,7 @@ permuted axis made predictions depend on batch composition).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +59,6 @@ __all__ = [
 PROJECTIONS = ("cosine", "inner", "basis", "euclidean", "l1", "angular")
 TRANSFORMS = ("center", "standard", "l2")
 NORMALIZATIONS = ("none", "l2", "layernorm")
-_EPS = 1e-12
 
 
 def _check_transforms(transform: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -77,13 +78,30 @@ def _check_transforms(transform: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _l2_rows(Z: torch.Tensor) -> torch.Tensor:
-    return Z / Z.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    """Unit rows (zero rows stay zero), exact for every magnitude: each row is divided by its
+    largest entry first, so the norm neither overflows (rows of 1e300) nor underflows (1e-300)."""
+    tiny = torch.finfo(Z.dtype).tiny
+    Z = Z / Z.abs().amax(1, keepdim=True).clamp_min(tiny)
+    return Z / Z.norm(dim=1, keepdim=True).clamp_min(tiny)
+
+
+def _pow2_scale(amax: float) -> float:
+    """The power of two that brings ``amax`` into [0.5, 1) (an exact rescaling)."""
+    if amax > 0 and math.isfinite(amax):  # capped: 2^1000 keeps subnormal data finite
+        return math.ldexp(1.0, -max(math.frexp(amax)[1], -1000))
+    return 1.0
 
 
 def _normalize_output(R: torch.Tensor, normalization: str) -> torch.Tensor:
     if normalization == "l2":
         return _l2_rows(R)
     if normalization == "layernorm":
+        # rows of huge entries would overflow the variance (and read as 0): bring them down by
+        # a power of two to magnitude ~2^32, where eps = 1e-5 is as negligible as it was
+        amax = R.abs().amax(1, keepdim=True)
+        big = amax > 2.0**64
+        if bool(big.any()):
+            R = torch.where(big, torch.ldexp(R, 32 - torch.frexp(amax).exponent), R)
         return torch.nn.functional.layer_norm(R, (R.shape[1],), eps=1e-5)
     return R
 
@@ -176,7 +194,16 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
                 self._steps.append(("center", mu, None))
                 At = At - mu
             elif step == "standard":
-                mu, sd = At.mean(0), At.std(0, correction=0).clamp_min(_EPS)
+                # deviations are squared on anchors rescaled by a power of two (exact), so
+                # they neither underflow (anchors of 1e-200) nor overflow (1e200)
+                p = _pow2_scale(float(At.abs().amax()))
+                mu, sd = At.mean(0), (At * p).std(0, correction=0) / p
+                # a constant anchor column (spread at the rounding level of its mean) has no
+                # scale of its own: it takes the anchors' overall RMS deviation (1 if all the
+                # anchors coincide), so the transform stays invariant to isotropic scaling
+                amax = At.abs().amax(0)
+                rms = float(torch.sqrt((((At - mu) * p) ** 2).mean())) / p
+                sd = torch.where(sd > 64 * torch.finfo(At.dtype).eps * amax, sd, rms or 1.0)
                 self._steps.append(("standard", mu, sd))
                 At = (At - mu) / sd
             else:
@@ -211,10 +238,16 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
         if p == "basis":
             return Z @ self._pinv.to(Z)
         # direct differences (not the |x|² + |a|² − 2x·a expansion, whose cancellation costs
-        # √eps absolute error near coincident points); exactly shift-invariant
-        return torch.cdist(
-            Z, A, p=2.0 if p == "euclidean" else 1.0, compute_mode="donot_use_mm_for_euclid_dist"
+        # √eps absolute error near coincident points); exactly shift-invariant. Distances scale
+        # with the data: compute them on data rescaled by a power of two (exact), scale back.
+        s = _pow2_scale(max(float(Z.abs().amax()) if Z.numel() else 0.0, float(A.abs().amax())))
+        D = torch.cdist(
+            Z * s,
+            A * s,
+            p=2.0 if p == "euclidean" else 1.0,
+            compute_mode="donot_use_mm_for_euclid_dist",
         )
+        return D / s
 
     # ------------------------------------------------------------------ transform
     def transform(self, X: Any) -> Any:
@@ -256,6 +289,14 @@ class RelativeProjection(TransformerMixin, BaseEstimator):
         for sl in iter_chunks(n, chunk_rows(per_row, maximum=16384)):
             Z = self._prepare(Xt[sl].to(dtype))
             out[sl] = _normalize_output(self._project(Z, A), self.normalization)
+        if not bool(torch.isfinite(out).all()):
+            warnings.warn(
+                f"the {self.projection!r} relative representation overflows {dtype} (inputs too "
+                "large for a projection that is not scale-invariant); use projection='cosine' or "
+                "'angular', or rescale the inputs.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return back(out)
 
 

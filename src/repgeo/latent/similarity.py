@@ -36,6 +36,8 @@ representations enable zero-shot latent space communication". ICLR 2023 (Jaccard
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -95,8 +97,22 @@ def _check_k(k: Any, n: int) -> int:
 
 
 # ----------------------------------------------------------------------------- retrieval
+def _unit_rows(Z: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit length (float64), without overflow or underflow of the norms; zero
+    rows stay zero. Cosine similarities do not depend on each row's scale."""
+    z = Z.to(_F64)
+    a = z.abs().amax(1, keepdim=True).clamp_min(torch.finfo(_F64).tiny)
+    z = z / a
+    return z / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_min(torch.finfo(_F64).tiny)
+
+
 def _neighbours(X: Any, Y: Any, k: int, need_target: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Top-k cosine neighbours in Y's index of the rows of X (and of Y itself)."""
+    # unit rows first: cosine neighbours are unchanged and the search's float32 copy of rows of
+    # magnitude 1e300 (or 1e-300) neither overflows nor underflows
+    Xt, back_x = to_torch(X)
+    Yt, back_y = to_torch(Y)
+    X, Y = back_x(_unit_rows(Xt)), back_y(_unit_rows(Yt))
     _, nx = knn(Y, k, query=X, metric="cosine")
     ny = knn(Y, k, metric="cosine", exclude_self=False)[1] if need_target else None
     return nx, ny
@@ -122,9 +138,8 @@ def _mean_cos(X: Any, Y: Any) -> float:
     Yt, _ = to_torch(Y)
     total = 0.0
     for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * 3 * (Xt.shape[1] + 1), maximum=16384)):
-        a, b = Xt[sl].to(_F64), Yt[sl].to(device=Xt.device, dtype=_F64)
-        cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-300)
-        total += float(cos.sum())
+        a, b = _unit_rows(Xt[sl]), _unit_rows(Yt[sl].to(device=Xt.device))
+        total += float((a * b).sum())
     return total / Xt.shape[0]
 
 
@@ -286,22 +301,56 @@ def _hsic_from_stats(
     return (s + sk * sl / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (rk @ rl)) / (n * (n - 3))
 
 
-def _centred_means(Xt: torch.Tensor) -> torch.Tensor:
+def _centred_means(Xt: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     mu = torch.zeros(Xt.shape[1], dtype=_F64, device=Xt.device)
     for sl in iter_chunks(Xt.shape[0], chunk_rows(8 * (Xt.shape[1] + 1), maximum=16384)):
-        mu += Xt[sl].to(_F64).sum(0)
+        mu += Xt[sl].to(_F64).mul(scale).sum(0)
     return mu / Xt.shape[0]
 
 
-def _linear_stats(Xt: torch.Tensor, Yt: torch.Tensor) -> dict[str, Any]:
+def _pow2(amax: float) -> tuple[int, float]:
+    """``(e, 2^-e)`` with ``amax · 2^-e`` in [0.5, 1): an exact rescaling (only exponents change)."""
+    e = max(math.frexp(amax)[1], -1000) if amax > 0 and math.isfinite(amax) else 0
+    return e, math.ldexp(1.0, -e)
+
+
+def _space_scale(Xt: torch.Tensor, name: str) -> tuple[int, float, bool]:
+    """The power-of-two rescaling of one space, and whether the space is (numerically) constant.
+
+    Constant means every column's spread (max − min) is 0, or below the rounding error of the
+    column means (64 ulps of the largest magnitude): centring leaves only rounding noise, and
+    any kernel alignment with it is undefined.
+    """
+    lo, hi = torch.aminmax(Xt, dim=0)
+    amax = float(torch.maximum(lo.abs(), hi.abs()).max())
+    spread = float((hi.to(_F64) - lo.to(_F64)).max())
+    e, scale = _pow2(amax)
+    eps = torch.finfo(Xt.dtype).eps if Xt.is_floating_point() else 2.0**-52
+    return e, scale, spread <= 64.0 * eps * amax
+
+
+def _undefined(what: str) -> float:
+    warnings.warn(
+        f"{what} is undefined: one of the spaces has zero variance (a constant representation, "
+        "e.g. a dead layer); returning NaN.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return math.nan
+
+
+def _linear_stats(
+    Xt: torch.Tensor, Yt: torch.Tensor, sx: float = 1.0, sy: float = 1.0
+) -> dict[str, Any]:
     """Linear-kernel statistics of the column-centred data, in feature space (chunked).
 
     Cross-products are computed per chunk in the input precision (float32 stays float32 for
-    speed) and accumulated in float64; centring uses float64 means.
+    speed) and accumulated in float64; centring uses float64 means. Each space is first
+    multiplied by its power of two ``sx``, ``sy`` (exact), so no product overflows.
     """
     n, dx, dy = Xt.shape[0], Xt.shape[1], Yt.shape[1]
     dtype = torch.promote_types(Xt.dtype, Yt.dtype)
-    mx, my = _centred_means(Xt).to(dtype), _centred_means(Yt).to(dtype)
+    mx, my = _centred_means(Xt, sx).to(dtype), _centred_means(Yt, sy).to(dtype)
     xx = torch.zeros(dx, dx, dtype=_F64, device=Xt.device)
     yy = torch.zeros(dy, dy, dtype=_F64, device=Xt.device)
     xy = torch.zeros(dx, dy, dtype=_F64, device=Xt.device)
@@ -310,8 +359,8 @@ def _linear_stats(Xt: torch.Tensor, Yt: torch.Tensor) -> dict[str, Any]:
     itemsize = torch.finfo(dtype).bits // 8
     rows = chunk_rows(itemsize * 2 * (dx + dy), maximum=16384)
     for sl in iter_chunks(n, rows):
-        xc = Xt[sl].to(dtype) - mx.to(Xt.device)
-        yc = Yt[sl].to(dtype=dtype, device=Xt.device) - my.to(Xt.device)
+        xc = Xt[sl].to(dtype) * sx - mx.to(Xt.device)
+        yc = Yt[sl].to(dtype=dtype, device=Xt.device) * sy - my.to(Xt.device)
         xx += (xc.T @ xc).to(_F64)
         yy += (yc.T @ yc).to(_F64)
         xy += (xc.T @ yc).to(_F64)
@@ -325,11 +374,42 @@ def _linear_stats(Xt: torch.Tensor, Yt: torch.Tensor) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _gram_stats_linear(Xt: torch.Tensor, Yt: torch.Tensor) -> dict[str, Any]:
+def _gram_stats_linear(
+    Xt: torch.Tensor, Yt: torch.Tensor, sx: float = 1.0, sy: float = 1.0
+) -> dict[str, Any]:
     """Same statistics through the n × n Gram matrices of the centred data (small n)."""
-    xc = Xt.to(_F64) - _centred_means(Xt)
-    yc = Yt.to(device=Xt.device, dtype=_F64) - _centred_means(Yt).to(Xt.device)
+    xc = Xt.to(_F64) * sx - _centred_means(Xt, sx)
+    yc = Yt.to(device=Xt.device, dtype=_F64) * sy - _centred_means(Yt, sy).to(Xt.device)
     return _gram_stats(xc @ xc.T, yc @ yc.T)
+
+
+# Below this many entries, CPU inputs of the linear kernel are reduced in NumPy (float64): a few
+# BLAS calls, where torch's intra-op thread pool costs a scheduler quantum per operation on a
+# busy machine (n = 2,000, d = 64 on 2 shared cores: 0.02–0.05 s in torch, 3 ms in NumPy).
+_SMALL = 1 << 20
+
+
+def _linear_stats_numpy(
+    Xt: torch.Tensor, Yt: torch.Tensor, sx: float, sy: float, gram: bool
+) -> dict[str, Any]:
+    """:func:`_linear_stats` / :func:`_gram_stats_linear` for small CPU inputs, in NumPy."""
+    x = Xt.to(_F64).numpy() * sx
+    y = Yt.to(_F64).numpy() * sy
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    if gram:
+        return _gram_stats(torch.from_numpy(xc @ xc.T), torch.from_numpy(yc @ yc.T))
+    xx, yy, xy = xc.T @ xc, yc.T @ yc, xc.T @ yc
+    n = xc.shape[0]
+    z = torch.zeros((), dtype=_F64)
+    zero = torch.zeros(n, dtype=_F64)
+    return {
+        "kl": torch.tensor(float((xy * xy).sum()), dtype=_F64),
+        "kk": torch.tensor(float((xx * xx).sum()), dtype=_F64),
+        "ll": torch.tensor(float((yy * yy).sum()), dtype=_F64),
+        "sum_k": z, "sum_l": z, "r_k": zero, "r_l": zero,
+        "d_k": torch.from_numpy(np.einsum("ij,ij->i", xc, xc)),
+        "d_l": torch.from_numpy(np.einsum("ij,ij->i", yc, yc)),
+    }  # fmt: skip
 
 
 def _gram_stats(K: torch.Tensor, L: torch.Tensor) -> dict[str, Any]:
@@ -346,11 +426,18 @@ def _sqdist_block(
     return (na[:, None] + nb[None, :] - 2.0 * (A @ B.T)).clamp_min(0.0)
 
 
-def _rbf_stats(Xt: torch.Tensor, Yt: torch.Tensor, sx: float, sy: float) -> dict[str, Any]:
-    """RBF-kernel statistics reduced over row blocks; no n × n matrix is kept."""
+def _rbf_stats(
+    Xt: torch.Tensor, Yt: torch.Tensor, sx: float, sy: float, px: float = 1.0, py: float = 1.0
+) -> dict[str, Any]:
+    """RBF-kernel statistics reduced over row blocks; no n × n matrix is kept.
+
+    ``px``, ``py``: powers of two applied to each space *and* its bandwidth (the kernel is
+    unchanged; squared distances of huge or tiny data neither overflow nor underflow).
+    """
     n = Xt.shape[0]
-    X64 = Xt.to(_F64)
-    Y64 = Yt.to(device=Xt.device, dtype=_F64)
+    X64 = Xt.to(_F64) * px
+    Y64 = Yt.to(device=Xt.device, dtype=_F64) * py
+    sx, sy = sx * px, sy * py
     X64 = X64 - X64.mean(0)  # distances are shift invariant; centring limits cancellation
     Y64 = Y64 - Y64.mean(0)
     nx, ny = (X64 * X64).sum(1), (Y64 * Y64).sum(1)
@@ -404,13 +491,15 @@ def median_bandwidth(
     if Xt.shape[0] > m:
         idx = np.sort(check_random_state(random_state).choice(Xt.shape[0], size=m, replace=False))
         Xt = Xt[torch.as_tensor(idx, device=Xt.device)]
-    d = torch.pdist(Xt.to(_F64))
+    X64 = Xt.to(_F64)
+    e, scale = _pow2(float(X64.abs().amax()))  # exact rescaling: no overflow or underflow
+    d = torch.pdist(X64 * scale)
     med = float(torch.quantile(d, 0.5)) if d.numel() <= 16_000_000 else float(d.median())
     if med <= 0.0:
         raise ValueError(
             "median pairwise distance is 0 (most sampled rows coincide); give sigma explicitly."
         )
-    return threshold * med
+    return threshold * math.ldexp(med, e)
 
 
 def _sigmas(X: Any, Y: Any, sigma: Any, threshold: float, random_state: Any) -> tuple[float, float]:
@@ -443,11 +532,19 @@ def _stats(
     Xt, _ = to_torch(X)
     Yt, _ = to_torch(Y)
     n = Xt.shape[0]
+    ex, px, const_x = _space_scale(Xt, "X")
+    ey, py, const_y = _space_scale(Yt, "Y")
+    scales = {"ex": ex, "ey": ey, "constant": const_x or const_y}
+    if scales["constant"]:
+        return scales, n
     if kernel == "linear":
         small = n <= 4096 and n <= max(Xt.shape[1], Yt.shape[1])
-        return (_gram_stats_linear(Xt, Yt) if small else _linear_stats(Xt, Yt)), n
+        if Xt.device.type == Yt.device.type == "cpu" and n * (Xt.shape[1] + Yt.shape[1]) <= _SMALL:
+            return {**_linear_stats_numpy(Xt, Yt, px, py, small), **scales}, n
+        fn = _gram_stats_linear if small else _linear_stats
+        return {**fn(Xt, Yt, px, py), **scales}, n
     sx, sy = _sigmas(X, Y, sigma, threshold, random_state)
-    return _rbf_stats(Xt, Yt, sx, sy), n
+    return {**_rbf_stats(Xt, Yt, sx, sy, px, py), **scales}, n
 
 
 def _cka_from_stats(st: dict, n: int, unbiased: bool) -> float:
@@ -464,12 +561,18 @@ def _cka_from_stats(st: dict, n: int, unbiased: bool) -> float:
             unbiased,
         )
 
+    if st.get("constant"):
+        return _undefined("CKA")
     hkl, hkk, hll = h("k", "l", "kl"), h("k", "k", "kk"), h("l", "l", "ll")
     den = torch.sqrt(hkk.clamp_min(0.0) * hll.clamp_min(0.0))
-    if float(den) <= 0.0:
-        raise ValueError(
-            "CKA is undefined: one of the spaces has zero variance (a constant representation)."
-        )
+    # a kernel whose centred part is rounding noise: ‖HKH‖ ≤ 64·n·ε·‖K‖ (biased HSIC scale)
+    tol = (64.0 * n * torch.finfo(_F64).eps) ** 2 / (n - 1) ** 2
+    if (
+        float(den) <= 0.0
+        or float(hkk) <= tol * float(st["kk"])
+        or float(hll) <= tol * float(st["ll"])
+    ):
+        return _undefined("CKA")
     return float(hkl / den)
 
 
@@ -516,7 +619,9 @@ def hsic(
     True
     """
     st, n = _stats(X, Y, kernel, sigma, threshold, random_state, unbiased)
-    return float(
+    if st["constant"]:  # a constant space has a zero centred kernel: HSIC is exactly 0
+        return 0.0
+    value = float(
         _hsic_from_stats(
             st["kl"],
             st["sum_k"],
@@ -529,6 +634,19 @@ def hsic(
             unbiased,
         )
     )
+    if kernel == "rbf":  # the kernels do not depend on the rescaling (σ was rescaled too)
+        return value
+    # linear kernels scale with the square of each space's rescaling: undo it
+    with np.errstate(over="ignore", under="ignore"):
+        out = float(np.ldexp(value, 2 * (st["ex"] + st["ey"])))
+    if not math.isfinite(out):
+        warnings.warn(
+            "HSIC overflows float64 (the linear kernels of these inputs are too large to "
+            "represent); CKA, which does not depend on scale, is finite.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return out
 
 
 def cka(
@@ -656,9 +774,11 @@ def cka_from_gram(K: Any, L: Any, *, unbiased: bool = False) -> float:
     check_consistent_length(K, L, names=["K", "L"])
     Kt, _ = to_torch(K)
     Lt, _ = to_torch(L)
-    return _cka_from_stats(
-        _gram_stats(Kt.to(_F64), Lt.to(device=Kt.device, dtype=_F64)), Kt.shape[0], unbiased
-    )
+    K64, L64 = Kt.to(_F64), Lt.to(device=Kt.device, dtype=_F64)
+    # CKA does not depend on the scale of either kernel: rescale exactly so K∘K cannot overflow
+    K64 = K64 * _pow2(float(K64.abs().amax()))[1]
+    L64 = L64 * _pow2(float(L64.abs().amax()))[1]
+    return _cka_from_stats(_gram_stats(K64, L64), Kt.shape[0], unbiased)
 
 
 class CKA(BaseEstimator):
