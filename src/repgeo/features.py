@@ -753,8 +753,11 @@ class _Batches:
                 if self.max_length is not None:
                     kw["max_length"] = self.max_length
                 enc = dict(self.tokenizer(batch, **kw))
-            else:
-                enc = dict(self.model.tokenize(batch))  # type: ignore[operator]
+            else:  # sentence-transformers: `preprocess` (v6+) or `tokenize`
+                own = getattr(self.model, "preprocess", None)
+                if not (callable(own) and _is_sentence_transformer(self.model)):
+                    own = self.model.tokenize
+                enc = dict(own(batch))  # type: ignore[operator]
         else:
             enc = {k: v[sl] for k, v in self.arrays.items()}
         out = {}

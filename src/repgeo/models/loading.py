@@ -216,7 +216,13 @@ def _from_factory(spec: str, weights: Any, factory_kwargs: Mapping[str, Any] | N
         raise ValueError(
             f"--model {spec!r}: {attr} is not callable (a function returning a model)."
         )
-    model = obj(**dict(factory_kwargs or {}))
+    try:
+        model = obj(**dict(factory_kwargs or {}))
+    except Exception as exc:
+        raise ValueError(
+            f"--model {spec!r}: calling {attr}() failed ({type(exc).__name__}: {exc}); the "
+            "factory must build the model without arguments."
+        ) from None
     if not isinstance(model, nn.Module):
         raise ValueError(
             f"--model {spec!r}: {attr}() returned {type(model).__name__}, not a torch.nn.Module."

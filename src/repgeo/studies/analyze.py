@@ -157,11 +157,11 @@ def prepare(
         )
     if compare is not None:
         raise ValueError("--compare goes with embeddings; extract both models' embeddings first.")
-    lm = load_model_spec(model, weights=weights)  # type: ignore[arg-type]
     label_file = labels if labels and Path(labels).is_file() else None
     inputs = load_inputs(
         data, image_size=image_size, labels=None if label_file or labels is None else labels
     )
+    lm = load_model_spec(model, weights=weights)  # type: ignore[arg-type]
     if inputs.kind == "text" and not lm.takes_text:
         raise ValueError(
             f"{Path(data).name} holds sentences but {model} has no tokenizer; give a Hugging Face "
