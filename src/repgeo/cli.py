@@ -1,4 +1,5 @@
-"""Command line: ``repgeo run``, ``repgeo studies``, ``repgeo report``, ``repgeo metrics``.
+"""Command line: ``repgeo run``, ``repgeo analyze``, ``repgeo studies``, ``repgeo report``,
+``repgeo metrics``.
 
 Every command that can fail runs its body inside :func:`cli_errors` and takes ``--debug``
 (:data:`DEBUG_OPTION`): an error is one red line and an exit status (see :func:`exit_code`),
@@ -233,6 +234,148 @@ def report(
             raise _Refused(f"{run_dir} is not a repgeo run (no manifest.json).")
         path = render_report(run_dir)
     typer.echo(str(path.resolve()))
+
+
+def _analyze_command(argv: dict[str, object], out: Path) -> str:
+    """The exact ``repgeo analyze`` command line that completes this run."""
+    parts = ["repgeo", "analyze"]
+    if argv.get("embeddings") is not None:
+        parts.append(str(argv["embeddings"]))
+    for flag, key in (
+        ("--model", "model"),
+        ("--data", "data"),
+        ("--weights", "weights"),
+        ("--labels", "labels"),
+        ("--compare", "compare"),
+        ("--config", "config"),
+        ("--image-size", "image_size"),
+    ):
+        if argv.get(key) is not None:
+            parts += [flag, str(argv[key])]
+    for layer in argv.get("layers") or []:  # type: ignore[union-attr]
+        parts += ["--layers", str(layer)]
+    if argv.get("pooling") not in (None, "auto"):
+        parts += ["--pooling", str(argv["pooling"])]
+    parts += ["--out", str(out), "--seed", str(argv["seed"])]
+    if argv.get("quick"):
+        parts.append("--quick")
+    if argv.get("device") not in (None, "auto"):
+        parts += ["--device", str(argv["device"])]
+    return shlex.join([*parts, "--resume"])
+
+
+@app.command()
+def analyze(
+    embeddings: Path | None = typer.Argument(
+        None,
+        help="Embeddings: a .npz (one array per layer), .safetensors, .npy, or a directory of "
+        "them, one per checkpoint (ordered by the number in each file name).",
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Labels: the name of an array in EMB (or in --data), or a file."
+    ),
+    compare: Path | None = typer.Option(
+        None, "--compare", help="Other embeddings of the same samples to compare with."
+    ),
+    layers: list[str] | None = typer.Option(
+        None,
+        "--layers",
+        help="Layers to analyse, repeated or comma-separated [default: every layer of EMB; "
+        "every block output of --model].",
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="A local Hugging Face or sentence-transformers model directory, or "
+        "package.module:factory.",
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="What --model reads: a text file (one sentence per line), a .npz/.npy of inputs, or "
+        "a folder of images.",
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Weights of a package.module:factory model (.safetensors only)."
+    ),
+    pooling: str = typer.Option(
+        "auto", "--pooling", help="Sequence outputs: mean, cls, last (auto: mean for text)."
+    ),
+    image_size: int | None = typer.Option(
+        None, "--image-size", min=1, help="Resize every image of --data to this size."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Run directory [default: runs/analyze-<timestamp>]."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Run seed; same seed, same numbers on CPU."),
+    config: Path | None = typer.Option(
+        None, "--config", help="JSON or TOML file with panel options (e.g. [similarity] n_boot)."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Fewer points and no bootstrap intervals (a quick look)."
+    ),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help="Where to compute."),
+    resume: bool = typer.Option(False, "--resume", help="Complete an interrupted run."),
+    force: bool = typer.Option(
+        False, "--force", help="Delete repgeo's files of the run in --out and start over."
+    ),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Analyse your own embeddings, or your own model's layers, into a run directory.
+
+    Examples: `repgeo analyze emb.npz --labels y`; `repgeo analyze --model ./my-bert --data
+    sentences.txt --labels topics.txt`; `repgeo analyze --model mypkg.nets:build --weights
+    w.safetensors --data inputs.npz --labels y`. Exit status as for `repgeo run`.
+    """
+    from .runs import load_config_file
+    from .studies.analyze import analyze as run_analyze
+
+    argv = dict(locals())
+    argv["device"] = device.value
+    resume_cmd = None
+    with cli_errors(debug):
+        overrides = load_config_file(config) if config is not None else None
+        if out is None:
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = Path("runs") / f"analyze-{stamp}"
+        resume_cmd = _analyze_command(argv, out)
+        what = str(embeddings) if embeddings is not None else f"{model} on {data}"
+        console.print(
+            f"[bold]repgeo[/bold] analyzing [cyan]{escape(what)}[/cyan] into "
+            f"{escape(str(out))}{' (quick)' if quick else ''}"
+        )
+        try:
+            report = run_analyze(
+                embeddings,
+                out=out,
+                labels=labels,
+                compare=compare,
+                layers=layers,
+                model=model,
+                data=data,
+                weights=weights,
+                pooling=pooling,
+                image_size=image_size,
+                seed=seed,
+                quick=quick,
+                device=device.value,
+                config_overrides=overrides,
+                resume=resume,
+                force=force,
+                log=lambda msg: console.print(f"  {escape(msg)}"),
+            )
+        except KeyboardInterrupt:
+            console.print(
+                "[yellow]interrupted[/yellow]: finished stages are kept; complete the run with\n"
+                f"  {escape(resume_cmd)}"
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
+                exc.add_note(f"after fixing the cause, complete the run with: {resume_cmd}")
+            raise
+    console.print(f"[green]done[/green]. Report: {escape(str(report.resolve()))}")
+    typer.echo(str(report.resolve()))
 
 
 def main() -> None:  # pragma: no cover

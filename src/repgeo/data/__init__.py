@@ -9,10 +9,21 @@
 * :mod:`~repgeo.data.real` — sklearn digits, user arrays (.npy/.npz), MNIST idx and CIFAR-10
   binary files;
 * :mod:`~repgeo.data.text` — a seeded topic-labelled sentence corpus and the offline
-  sentence-model loader.
+  sentence-model loader;
+* :mod:`~repgeo.data.embeddings` — the user's files for ``repgeo analyze``: embeddings per layer
+  (and per checkpoint), labels, sentences, images.
 """
 
 from .base import Dataset, make_ids
+from .embeddings import (
+    Embeddings,
+    ModelInputs,
+    load_embeddings,
+    load_images,
+    load_inputs,
+    load_labels,
+    load_texts,
+)
 from .geodesic import GeodesicSample, branching_tree, spiral_arc_length, swiss_roll
 from .manifolds import ClassManifolds, LinearSubspaces, RandomNetworkManifolds, split_classes
 from .real import from_arrays, load_arrays, load_cifar10, load_digits, load_mnist
@@ -25,8 +36,10 @@ __all__ = [
     "ClassManifolds",
     "Dataset",
     "DigitTransformManifolds",
+    "Embeddings",
     "GeodesicSample",
     "LinearSubspaces",
+    "ModelInputs",
     "RandomNetworkManifolds",
     "bilinear_warp",
     "branching_tree",
@@ -34,8 +47,13 @@ __all__ = [
     "load_arrays",
     "load_cifar10",
     "load_digits",
+    "load_embeddings",
+    "load_images",
+    "load_inputs",
+    "load_labels",
     "load_mnist",
     "load_sentence_model",
+    "load_texts",
     "make_ids",
     "sinusoid",
     "spiral_arc_length",

@@ -13,6 +13,7 @@ from .checkpoints import (
 )
 from .cnn import SmallCNN
 from .layers import ACTIVATIONS, Erf, ScaledLinear, make_activation
+from .loading import LoadedModel, default_layers, load_model_spec
 from .mlp import MLP
 from .training import TrainConfig, accuracy, build_model, checkpoint_epochs, train
 
@@ -20,6 +21,7 @@ __all__ = [
     "ACTIVATIONS",
     "MLP",
     "Erf",
+    "LoadedModel",
     "ScaledLinear",
     "SmallCNN",
     "Step",
@@ -29,10 +31,12 @@ __all__ = [
     "by_quantity",
     "check_checkpoints",
     "checkpoint_epochs",
+    "default_layers",
     "hidden_layers",
     "list_checkpoints",
     "load_checkpoints",
     "load_model",
+    "load_model_spec",
     "make_activation",
     "over_checkpoints",
     "save_model",

@@ -387,11 +387,13 @@ def over_checkpoints(
             names = list(layers)
         if not names:
             raise ValueError("no layers to measure; pass layer names explicitly.")
+        # every layer of one input set in one forward pass (hooks), then the measures
+        per_input = {
+            k: extract(model, X, layers=names, device=device, show_progress=False)
+            for k, X in inputs.items()
+        }
         for layer in names:
-            Z = {
-                k: extract(model, X, layer=layer, device=device, show_progress=False)
-                for k, X in inputs.items()
-            }
+            Z = {k: per_input[k][layer] for k in inputs}
             value = measure(Z if named else Z[""], Step(epoch, layer, model))
             out.setdefault(layer, {})[epoch] = value
     return out

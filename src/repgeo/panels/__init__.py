@@ -14,14 +14,42 @@ coding_id   ΔR and TwoNN intrinsic dimension per layer              train_manif
 stitching   zero-shot stitching between two seeds, similarity       train_digits
 diffusion   DSE and DSMI over training                              train_manifold, train_digits
 =========== ======================================================= ============================
+
+``repgeo analyze`` (embeddings or a model's layers, no training) is composed of its own panels,
+:data:`ANALYZE_PANELS` (``data`` first; the others need it):
+
+============== =================================================== =========================
+panel          what it shows                                       applies
+============== =================================================== =========================
+data           the layers and labels (or the extraction)           always
+similarity     layer × layer CKA; across models                    always; --compare
+dimension      TwoNN and Levina–Bickel per layer                   always
+information    DSE; ΔR and DSMI                                    always; labels
+separation     AUROC, within/between ratio, k-shot accuracy         labels
+view           PHATE / heat-geodesic 2-D view of one layer         always
+over_training  each layer per checkpoint                           a directory of checkpoints
+geometry       effective volume on a plane through three inputs    --model, continuous inputs
+============== =================================================== =========================
 """
 
 from .coding_id import PANEL as CODING_ID
 from .diffusion import PANEL as DIFFUSION
+from .embeddings_data import PANEL as DATA
+from .embeddings_layers import DIMENSION, INFORMATION, SEPARATION
+from .embeddings_similarity import PANEL as SIMILARITY
+from .embeddings_training import PANEL as OVER_TRAINING
+from .embeddings_view import PANEL as VIEW
 from .geometry import PANEL as GEOMETRY
 from .hashing import PANEL as HASHING
+from .model_geometry import PANEL as MODEL_GEOMETRY
 from .stitching import PANEL as STITCHING
 
 PANELS = {p.name: p for p in (HASHING, GEOMETRY, CODING_ID, STITCHING, DIFFUSION)}
+ANALYZE_PANELS = {
+    p.name: p
+    for p in (
+        DATA, SIMILARITY, DIMENSION, INFORMATION, SEPARATION, VIEW, OVER_TRAINING, MODEL_GEOMETRY
+    )
+}  # fmt: skip
 
-__all__ = ["CODING_ID", "DIFFUSION", "GEOMETRY", "HASHING", "PANELS", "STITCHING"]
+__all__ = ["ANALYZE_PANELS", "CODING_ID", "DIFFUSION", "GEOMETRY", "HASHING", "PANELS", "STITCHING"]

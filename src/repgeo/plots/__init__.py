@@ -12,6 +12,7 @@ hashing     separation histograms, invariance/AUROC over training, collision and
 latent      similarity heatmaps, stitching matrices
 diffusion   geodesic scores, 2-D embeddings, DSE/DSMI over training
 coding      ΔR and intrinsic dimension per layer over training
+embeddings  quantities per layer, across two models, over checkpoints, on a plane (analyze)
 """
 
 from ._style import STYLE, new_figure, style
@@ -19,6 +20,8 @@ from .coding import *  # noqa: F403
 from .coding import __all__ as _coding
 from .diffusion import *  # noqa: F403
 from .diffusion import __all__ as _diffusion
+from .embeddings import *  # noqa: F403
+from .embeddings import __all__ as _embeddings
 from .geometry import *  # noqa: F403
 from .geometry import __all__ as _geometry
 from .hashing import *  # noqa: F403
@@ -30,3 +33,4 @@ from .training import __all__ as _training
 
 __all__ = ["STYLE", "new_figure", "style"]
 __all__ += [*_coding, *_diffusion, *_geometry, *_hashing, *_latent, *_training]
+__all__ += _embeddings

@@ -417,24 +417,85 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _identity(run_id: str, study: Study, seed: int, quick: bool, config: Any) -> dict:
-    return {"run_id": run_id, "study": study.name, "seed": seed, "quick": quick, "config": config}
+def _identity(
+    run_id: str, study: Study, seed: int, quick: bool, config: Any, inputs: Any = None
+) -> dict:
+    out = {"run_id": run_id, "study": study.name, "seed": seed, "quick": quick, "config": config}
+    if inputs:
+        out["inputs"] = inputs
+    return out
 
 
-def _differences(run: Mapping, study: Study, seed: int, quick: bool, config: Any) -> list[str]:
+def _hash_inputs(inputs: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """``{name: {"path", "sha256", "bytes"}}`` of the files a run reads (a mapping value that
+    already carries ``sha256`` — the digest of the bytes its caller read — is kept)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in (inputs or {}).items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"input names must be non-empty strings; got {name!r}.")
+        if isinstance(value, Mapping):
+            if not isinstance(value.get("sha256"), str) or "path" not in value:
+                raise ValueError(f"input {name!r} must give a path and its sha256; got {value!r}.")
+            out[name] = {
+                "path": str(value["path"]),
+                "sha256": value["sha256"],
+                "bytes": value.get("bytes"),
+            }
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise FileNotFoundError(f"input {name!r}: {path} is not a file.")
+        out[name] = {
+            "path": str(path.resolve()),
+            "sha256": io.sha256_file(path),
+            "bytes": path.stat().st_size,
+        }
+    return out
+
+
+def _input_differences(old: Any, new: Mapping[str, Any]) -> list[str]:
+    old = old if isinstance(old, Mapping) else {}
+    diffs = []
+    for name in dict.fromkeys([*old, *new]):
+        a, b = old.get(name), new.get(name)
+        if a is None or b is None:
+            diffs.append(
+                f"input {name}: {'(absent)' if a is None else 'recorded'} -> "
+                f"{'(absent)' if b is None else 'given'}"
+            )
+        elif not isinstance(a, Mapping) or a.get("sha256") != b.get("sha256"):
+            was = a.get("sha256", "?") if isinstance(a, Mapping) else "?"
+            where = "" if b.get("path") in (None, name) else f" ({b.get('path')})"
+            diffs.append(
+                f"input {name}{where} changed since the run read it: sha256 "
+                f"{str(was)[:12]}… -> {str(b.get('sha256'))[:12]}…"
+            )
+    return diffs
+
+
+def _differences(
+    run: Mapping, study: Study, seed: int, quick: bool, config: Any, inputs: Any = None
+) -> list[str]:
     diffs = []
     if run.get("seed") != seed:
         diffs.append(f"seed: {run.get('seed')!r} -> {seed!r}")
     if run.get("quick") != quick:
         diffs.append(f"quick: {run.get('quick')!r} -> {quick!r}")
     diffs.extend(f"config {d}" for d in config_diff(run.get("config"), config))
+    if run.get("inputs") or inputs:
+        diffs.extend(_input_differences(run.get("inputs"), inputs or {}))
     return diffs
 
 
 def _refuse_changed(out: Path, diffs: Sequence[str]) -> None:
     shown = "; ".join(diffs[:8]) + (f"; ... ({len(diffs)} differences)" if len(diffs) > 8 else "")
+    what = (
+        "inputs/config/seed/quick"
+        if any(d.startswith("input ") for d in diffs)
+        else ("config/seed/quick")
+    )
     raise ValueError(
-        f"cannot resume {out}: its config/seed/quick differ from this invocation (run -> now): "
+        f"cannot resume {out}: its {what} differ from this invocation (run -> now): "
         f"{shown}. Pass the run's options or use --force to start over."
     )
 
@@ -539,8 +600,10 @@ def _traceback(exc: BaseException) -> str:
     return text if len(text) <= _TRACEBACK_CHARS else "...\n" + text[-_TRACEBACK_CHARS:]
 
 
-def _new_manifest(study: Study, seed: int, quick: bool, dev: Any, config: Any) -> dict:
-    return {
+def _new_manifest(
+    study: Study, seed: int, quick: bool, dev: Any, config: Any, inputs: Any = None
+) -> dict:
+    manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "run_id": uuid.uuid4().hex,
@@ -555,6 +618,9 @@ def _new_manifest(study: Study, seed: int, quick: bool, dev: Any, config: Any) -
         "status": "running",
         "stages": {s.name: {"status": "pending", "title": s.title} for s in study.stages},
     }
+    if inputs:
+        manifest["inputs"] = inputs
+    return manifest
 
 
 def _rebuild(
@@ -565,11 +631,12 @@ def _rebuild(
     dev: Any,
     config: Any,
     say: Callable[[str], None],
+    inputs: Any = None,
 ) -> dict:
     """A new manifest for a run whose ``manifest.json`` is lost or damaged, from the
     self-describing stage records: a stage is complete if its record belongs to this
     invocation's run and its files are intact."""
-    manifest = _new_manifest(study, seed, quick, dev, config)
+    manifest = _new_manifest(study, seed, quick, dev, config, inputs)
     run_ids = set()
     for stage in study.stages:
         rel = f"stages/{stage.name}.json"
@@ -589,7 +656,7 @@ def _rebuild(
             raise ValueError(
                 f"cannot resume: {out} holds a run of study {run.get('study')!r}, not {study.name!r}."
             )
-        diffs = _differences(run, study, seed, quick, config)
+        diffs = _differences(run, study, seed, quick, config, inputs)
         if diffs:
             _refuse_changed(out, diffs)
         files = record.get("files")
@@ -625,6 +692,7 @@ def run_study(
     resume: bool = False,
     force: bool = False,
     log: Callable[[str], None] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run ``study`` into the directory ``out`` and return the path of ``report.html``.
 
@@ -650,6 +718,11 @@ def run_study(
         See ``out``. They are mutually exclusive.
     log : callable, optional
         Receives one line per event (stage started/skipped/finished/redone).
+    inputs : mapping of str to path, optional
+        Files outside the run directory the study reads (a user's embeddings, say): their
+        SHA-256 is recorded in ``manifest.json`` (and in every stage record), and ``resume``
+        refuses a run whose inputs changed. A value may be ``{"path", "sha256"}`` already
+        hashed by the caller (from the very bytes it read).
 
     Raises
     ------
@@ -675,6 +748,7 @@ def run_study(
     dev = resolve_device(device)
     config = io.jsonable(study.resolve_config(quick=quick, overrides=config_overrides))
     out = Path(out)
+    recorded = _hash_inputs(inputs)
 
     _check_state(_inspect(out), out, resume=resume, force=force)  # nothing written yet
     out.mkdir(parents=True, exist_ok=True)
@@ -697,7 +771,7 @@ def run_study(
                     f"cannot resume: {out} holds a run of study {manifest.get('study')!r}, "
                     f"not {study.name!r}."
                 )
-            diffs = _differences(manifest, study, seed, quick, config)
+            diffs = _differences(manifest, study, seed, quick, config, recorded)
             if diffs:
                 _refuse_changed(out, diffs)
             for name, rec in list(manifest["stages"].items()):  # a hand-edited record
@@ -708,11 +782,11 @@ def run_study(
             manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
         elif st.kind == "damaged" and resume:
             say(f"check  {st.why}; rebuilding it from the stage records")
-            manifest = _rebuild(out, study, seed, quick, dev, config, say)
+            manifest = _rebuild(out, study, seed, quick, dev, config, say, recorded)
         else:
             if resume:
                 say("resume: the directory holds no stage yet; starting the run")
-            manifest = _new_manifest(study, seed, quick, dev, config)
+            manifest = _new_manifest(study, seed, quick, dev, config, recorded)
         return _execute(study, out, manifest, redo, config, seed, quick, dev, say)
     finally:
         lock.release()
@@ -769,7 +843,7 @@ def _execute(
     manifest["device"] = str(dev)
     io.atomic_write_json(manifest_path, manifest)
     stage_names = [s.name for s in study.stages]
-    identity = _identity(manifest["run_id"], study, seed, quick, config)
+    identity = _identity(manifest["run_id"], study, seed, quick, config, manifest.get("inputs"))
 
     def render() -> None:
         try:
