@@ -18,6 +18,9 @@ _HOSTPORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(?P<port
 # a local Ray reserves 30 % of the memory for its object store by default; a sweep moves only
 # metrics through it
 _LOCAL_OBJECT_STORE = 256 * 2**20
+# Ray lowers its workers' priority (nice 15) to keep the driver responsive; a sweep's workers
+# do the work, at the priority `repgeo run` would have
+_LOCAL_SYSTEM_CONFIG = {"worker_niceness": 0}
 
 
 def require_ray() -> Any:
@@ -94,6 +97,7 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> Iterator[dic
                 num_cpus=int(num_cpus or os.cpu_count() or 1),
                 include_dashboard=False,
                 object_store_memory=_LOCAL_OBJECT_STORE,
+                _system_config=_LOCAL_SYSTEM_CONFIG,
                 **common,
             )
         else:
