@@ -17,7 +17,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,text]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,text,sweep]"
 	@touch $@
 
 browser:

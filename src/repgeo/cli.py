@@ -378,6 +378,172 @@ def analyze(
     typer.echo(str(report.resolve()))
 
 
+def _parse_only(items: list[str]) -> dict[str, list[str]] | None:
+    """``["method=trained,pca"]`` -> ``{"method": ["trained", "pca"]}``."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        axis, sep, names = item.partition("=")
+        values = [n.strip() for n in names.split(",") if n.strip()]
+        if not sep or not axis.strip() or not values:
+            raise _Refused(f"--only {item!r} must read AXIS=NAME1,NAME2,...")
+        out.setdefault(axis.strip(), []).extend(values)
+    return out or None
+
+
+@app.command("sweep")
+def sweep_command(
+    study: str = typer.Argument(..., help="Study to sweep (see `repgeo studies`)."),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        help="SECTION.KEY=V1,V2,... : values to try for one option (repeat for a grid; the cells "
+        "are the product × the seeds). Values are JSON or bare words; a scalar for a list "
+        "option means a one-element list.",
+    ),
+    seeds: str = typer.Option("0", "--seeds", help="Seeds of every grid point: 0,1,2 or 0-9."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Sweep directory (default: runs/sweep-<study>-<timestamp>)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="JSON or TOML file of overrides applied to every cell."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Every cell uses the quick configuration."),
+    stage: list[str] = typer.Option(
+        [], "--stage", help="Run only this stage of the study in every cell (repeat)."
+    ),
+    metric: list[str] = typer.Option(
+        [],
+        "--metric",
+        help="Metric key the report summarises (repeat) (default: the study's headline keys).",
+    ),
+    only: list[str] = typer.Option(
+        [], "--only", help="AXIS=NAME1,NAME2 : in the report, keep only these names on an axis."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Complete the sweep in --out: finished cells are kept."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster: 'auto', 'ray://HOST:PORT' or 'HOST:PORT' (default: a local Ray sized "
+        "to this machine).",
+    ),
+    num_cpus: int | None = typer.Option(
+        None, "--num-cpus", min=1, help="CPUs of the local Ray (default: all cores)."
+    ),
+    cpus_per_cell: float = typer.Option(1.0, "--cpus-per-cell", help="CPUs each cell reserves."),
+    gpus_per_cell: float = typer.Option(
+        0.0, "--gpus-per-cell", help="GPUs each cell reserves (fractions share a GPU)."
+    ),
+    device: DeviceChoice = typer.Option(
+        DeviceChoice.auto,
+        "--device",
+        help="Where cells compute (auto: a GPU for cells that reserve one, else the CPU).",
+    ),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Run a study over a grid of options × seeds on Ray; one run directory per cell and one
+    aggregate report (mean and 95 % interval over seeds per grid point).
+
+    Exit status: 0 every cell complete; 1 a cell (or the report) failed, the sweep went on and
+    --resume reruns what did not complete; 2 refused before any cell started (bad --set,
+    seeds, config, address, existing directory); 130 interrupted.
+    """
+    from .runs import load_config_file
+    from .studies import get_study
+    from .sweep import parse_seeds, parse_set, sweep
+
+    with cli_errors(debug):
+        st = get_study(study)
+        grid: dict[str, list] = {}
+        for item in set_:
+            key, values = parse_set(item)
+            if key in grid:
+                raise _Refused(f"--set {key} is given twice; list all its values in one --set.")
+            grid[key] = values
+        seed_list = parse_seeds(seeds)
+        overrides = load_config_file(config) if config is not None else None
+        if out is None:
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = Path("runs") / f"sweep-{st.name}-{stamp}"
+        parts = ["repgeo", "sweep", study, *[a for s in set_ for a in ("--set", s)]]
+        parts += ["--seeds", seeds, "--out", str(out)]
+        parts += ["--quick"] if quick else []
+        parts += ["--config", str(config)] if config is not None else []
+        parts += [a for s in stage for a in ("--stage", s)]
+        parts += ["--address", address] if address else []
+        resume_cmd = shlex.join([*parts, "--resume"])
+        console.print(
+            f"[bold]repgeo[/bold] sweeping study [cyan]{escape(st.name)}[/cyan] into "
+            f"{escape(str(out))}{' (quick)' if quick else ''}"
+        )
+        try:
+            result = sweep(
+                st,
+                grid,
+                seed_list,
+                out=out,
+                quick=quick,
+                config=overrides,
+                stages=stage or None,
+                metrics=metric or None,
+                only=_parse_only(only),
+                resume=resume,
+                address=address,
+                num_cpus=num_cpus,
+                cpus_per_cell=cpus_per_cell,
+                gpus_per_cell=gpus_per_cell,
+                device=device.value,
+                log=lambda msg: console.print(f"  {escape(msg)}"),
+            )
+        except KeyboardInterrupt:
+            console.print(
+                "[yellow]interrupted[/yellow]: finished cells are kept; complete the sweep with\n"
+                f"  {escape(resume_cmd)}"
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    n = len(result.cells)
+    if result.report is not None:
+        console.print(f"Report: {escape(str(result.report.resolve()))}")
+        typer.echo(str(result.report.resolve()))
+    else:
+        console.print(f"[red]error:[/red] the report failed: {escape(str(result.report_error))}")
+    if result.failed:
+        console.print(
+            f"[red]{len(result.failed)} of {n} cells failed[/red] (errors in sweep.json and each "
+            f"cell's manifest.json): {escape(', '.join(result.failed[:5]))}"
+            + (" ..." if len(result.failed) > 5 else "")
+            + f"\n  after fixing the cause, complete the sweep with: {escape(resume_cmd)}"
+        )
+        raise typer.Exit(EXIT_FAILED)
+    if result.report is None:
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"[green]done[/green]: {n} of {n} cells complete.")
+
+
+@app.command("sweep-report")
+def sweep_report_command(
+    sweep_dir: Path = typer.Argument(..., help="A sweep directory (holding sweep.json)."),
+    metric: list[str] = typer.Option(
+        [], "--metric", help="Metric key to summarise (repeat) (default: the sweep's own)."
+    ),
+    only: list[str] = typer.Option(
+        [], "--only", help="AXIS=NAME1,NAME2 : keep only these names on an axis."
+    ),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Re-render report.html (and the aggregate in sweep.json) of a sweep directory."""
+    from .sweep import SWEEP_JSON, render_sweep_report
+
+    with cli_errors(debug):
+        if not (sweep_dir / SWEEP_JSON).is_file():
+            raise _Refused(f"{sweep_dir} is not a repgeo sweep (no {SWEEP_JSON}).")
+        path = render_sweep_report(
+            sweep_dir, metrics=metric or None, only=_parse_only(only) if only else None
+        )
+    typer.echo(str(path.resolve()))
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="repgeo")
 

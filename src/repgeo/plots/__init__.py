@@ -28,9 +28,11 @@ from .hashing import *  # noqa: F403
 from .hashing import __all__ as _hashing
 from .latent import *  # noqa: F403
 from .latent import __all__ as _latent
+from .sweep import *  # noqa: F403
+from .sweep import __all__ as _sweep
 from .training import *  # noqa: F403
 from .training import __all__ as _training
 
 __all__ = ["STYLE", "new_figure", "style"]
-__all__ += [*_coding, *_diffusion, *_geometry, *_hashing, *_latent, *_training]
+__all__ += [*_coding, *_diffusion, *_geometry, *_hashing, *_latent, *_sweep, *_training]
 __all__ += _embeddings

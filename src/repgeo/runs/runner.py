@@ -32,6 +32,7 @@ Guarantees (see ``docs/runs.md``):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import importlib.metadata as _md
 import json
@@ -693,6 +694,7 @@ def run_study(
     force: bool = False,
     log: Callable[[str], None] | None = None,
     inputs: Mapping[str, Any] | None = None,
+    stages: Sequence[str] | None = None,
 ) -> Path:
     """Run ``study`` into the directory ``out`` and return the path of ``report.html``.
 
@@ -723,6 +725,12 @@ def run_study(
         SHA-256 is recorded in ``manifest.json`` (and in every stage record), and ``resume``
         refuses a run whose inputs changed. A value may be ``{"path", "sha256"}`` already
         hashed by the caller (from the very bytes it read).
+    stages : sequence of str, optional
+        Run only these stages (in the study's order); default all. The manifest lists the
+        selection under ``stages_selected`` and records only these stages; a later
+        ``resume=True`` with more (or all) stages runs the rest and keeps the completed ones.
+        A selected stage that reads the files of an unselected stage that never ran fails
+        like any stage whose input is missing.
 
     Raises
     ------
@@ -745,6 +753,12 @@ def run_study(
             "resume and force are mutually exclusive: resume keeps the run, force deletes it."
         )
     check_scalar(seed, "seed", kind=int, min_val=0)
+    order = [s.name for s in study.stages]
+    selected = None if stages is None else _select_stages(study, stages)
+    if selected is not None:
+        study = dataclasses.replace(
+            study, stages=tuple(s for s in study.stages if s.name in selected)
+        )
     dev = resolve_device(device)
     config = io.jsonable(study.resolve_config(quick=quick, overrides=config_overrides))
     out = Path(out)
@@ -787,9 +801,30 @@ def run_study(
             if resume:
                 say("resume: the directory holds no stage yet; starting the run")
             manifest = _new_manifest(study, seed, quick, dev, config, recorded)
-        return _execute(study, out, manifest, redo, config, seed, quick, dev, say)
+        if selected is not None:
+            manifest["stages_selected"] = [s.name for s in study.stages]
+        else:
+            manifest.pop("stages_selected", None)
+        return _execute(study, out, manifest, redo, config, seed, quick, dev, say, order)
     finally:
         lock.release()
+
+
+def _select_stages(study: Study, stages: Any) -> list[str]:
+    """The stage names of ``stages`` (checked: known, unique, at least one)."""
+    if isinstance(stages, str) or not isinstance(stages, Sequence):
+        raise TypeError(
+            f"stages must be a sequence of stage names; got {type(stages).__name__} {stages!r}."
+        )
+    names = [s.name for s in study.stages]
+    bad = [s for s in stages if not isinstance(s, str) or s not in names]
+    if bad:
+        raise ValueError(f"study {study.name!r} has no stage(s) {bad}; its stages are {names}.")
+    if not stages:
+        raise ValueError(f"stages is empty; choose among {names} (or pass None for all).")
+    if len(set(stages)) != len(stages):
+        raise ValueError(f"stages names a stage twice: {list(stages)}.")
+    return list(stages)
 
 
 def _check_files(
@@ -835,14 +870,18 @@ def _execute(
     quick: bool,
     dev: Any,
     say: Callable[[str], None],
+    order: Sequence[str],
 ) -> Path:
+    """Run the stages of ``study`` not complete in ``manifest``; ``order`` names every stage
+    of the full study (``study`` may hold a selection of them): metrics merge over all of
+    them, and a redone stage that writes different data marks every later one pending."""
     from ..report.html import render_report
 
     manifest_path = out / MANIFEST
     manifest["status"] = "running"
     manifest["device"] = str(dev)
     io.atomic_write_json(manifest_path, manifest)
-    stage_names = [s.name for s in study.stages]
+    stage_names = list(order)
     identity = _identity(manifest["run_id"], study, seed, quick, config, manifest.get("inputs"))
 
     def render() -> None:
@@ -861,7 +900,7 @@ def _execute(
 
     started = time.perf_counter()
     try:
-        for i, stage in enumerate(study.stages):
+        for stage in study.stages:
             rec = manifest["stages"].setdefault(
                 stage.name, {"status": "pending", "title": stage.title}
             )
@@ -969,9 +1008,9 @@ def _execute(
             journal.unlink(missing_ok=True)
             if old_files is not None and _data_files(old_files) != _data_files(files):
                 later = [
-                    s.name
-                    for s in study.stages[i + 1 :]
-                    if manifest["stages"].get(s.name, {}).get("status") == "complete"
+                    n
+                    for n in stage_names[stage_names.index(stage.name) + 1 :]
+                    if manifest["stages"].get(n, {}).get("status") == "complete"
                 ]
                 if later:
                     say(

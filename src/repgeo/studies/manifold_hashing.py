@@ -624,4 +624,5 @@ STUDY = Study(
     ],
     config=CONFIG,
     quick=QUICK,
+    headline=("hashing.one_shot", "hashing.invariance_ratio"),
 )

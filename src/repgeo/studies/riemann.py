@@ -347,4 +347,5 @@ STUDY = Study(
     ],
     config=CONFIG,
     quick=QUICK,
+    headline=("geometry.boundary_magnification",),
 )
