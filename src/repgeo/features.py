@@ -1103,8 +1103,8 @@ def _extract_many(
                         )
                     results[name][sl] = z.numpy()
     finally:
-        for h in handles:
-            h.remove()
+        for handle in handles:
+            handle.remove()
     for name, parts in tokens.items():
         T = max(p.shape[1] for p in parts)
         arr = np.full((n, T, parts[0].shape[2]), np.nan, dtype=out_dtype)
