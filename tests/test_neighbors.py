@@ -60,11 +60,12 @@ def test_knn_matches_brute_force(metric, backend, rng):
 @pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine", "inner"])
 @pytest.mark.parametrize("k", [1, 5])
 def test_every_backend_is_exact_on_the_grouped_path(metric, k, rng, monkeypatch):
-    # groups of 8 columns: n = 600 is enough for the torch path's two-stage selection
+    # groups of 8 columns: n = 603 is enough for the torch path's two-stage selection, and
+    # the last group is padded
     monkeypatch.setattr(nbr, "_GROUP", 8)
-    X = rng.standard_normal((600, 10))
+    X = rng.standard_normal((603, 10))
     ref, ref_idx = brute(X, X, k, metric, exclude_self=True)
-    assert 600 // nbr._GROUP >= 4 * (k + nbr._margin(k))  # the grouped selection is used
+    assert 608 // nbr._GROUP >= 4 * (k + nbr._margin(k))  # the grouped selection is used
     for backend in backends_for(metric):
         vals, idx = knn(X, k, metric=metric, backend=backend)
         np.testing.assert_array_equal(idx, ref_idx, err_msg=backend)
@@ -252,11 +253,20 @@ def test_tiny_blocks_threads_and_reduced_precision_give_the_same_answer(rng):
     with memory_budget("64KB"):  # many blocks
         torch.set_num_threads(2)  # the CPU block loop runs on worker threads
         try:
+            assert nbr._workers(torch.device("cpu"), X.shape[0]) == 2
             got = knn(X, 6, backend="torch")
+            assert torch.get_num_threads() == 2  # the worker pool restored the thread count
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(3) as pool:  # concurrent searches share the save/restore
+                many = list(pool.map(lambda _: knn(X, 6, backend="torch"), range(3)))
+            assert torch.get_num_threads() == 2
         finally:
             torch.set_num_threads(old_threads)
     np.testing.assert_array_equal(got[1], ref[1])
     np.testing.assert_array_equal(got[0], ref[0])
+    for other in many:
+        np.testing.assert_array_equal(other[1], ref[1])
     old = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("medium")  # bf16 matmuls: the search must stay exact
     try:

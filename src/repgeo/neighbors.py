@@ -46,6 +46,8 @@ see ``_run_blocks``); ``backend="faiss"`` remains available.
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -73,6 +75,7 @@ _GPU_MAX_ROWS = 16384
 #   n = 2,000:   d = 6  0.022 vs 0.034   d = 8  0.048 vs 0.036
 #   n = 20,000:  d = 6  1.13 vs 1.75     d = 8  3.49 vs 1.89    d = 12  19.1 vs 1.62
 #   n = 100,000: d = 4  4.3 vs 70.8      d = 6  15.8 vs 73.6    d = 8   51.0 vs 70.2
+#                d = 12 > 400 (stopped) vs ~70
 # so the tree up to 6 features, and up to 8 from ~60,000 points (log-interpolated crossing).
 _TREE_MAX_DIM = 6
 _TREE_MAX_DIM_LARGE = 8
@@ -270,13 +273,34 @@ def _run_blocks(block: Any, slices: list[slice], workers: int) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with _one_torch_thread():
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(block, slices))
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "saved": 1}
+
+
+@contextmanager
+def _one_torch_thread():
+    """Set torch's intra-op threads to 1 while any search's worker threads run, then restore.
+
+    torch has no per-thread setting, so this is process-wide for the duration of the search;
+    concurrent searches share one save/restore (the last one out restores the count).
+    """
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_STATE["users"] += 1
+    try:
+        yield
     finally:
-        torch.set_num_threads(old)
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["saved"])
 
 
 # ----------------------------------------------------------------------------- search space
