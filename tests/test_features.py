@@ -481,3 +481,46 @@ def test_extract_leaves_the_callers_model_as_it_was():
     assert Z["layer.0"].dtype == np.float32
     assert enc.training and all(p.dtype == torch.float64 for p in enc.parameters())
     assert all(torch.equal(v, before[k]) for k, v in enc.state_dict().items())
+
+
+def test_a_later_in_place_op_does_not_change_what_a_layer_gave():
+    # Linear then ReLU(inplace=True): the hook's tensor is overwritten by the ReLU; reading it
+    # after the forward pass would return the post-ReLU values without any error
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(inplace=True), nn.Linear(8, 3))
+    x = torch.randn(20, 5)
+    want = net[0](x).detach().numpy()
+    assert (want < 0).any()  # the ReLU would change it
+    got = extract(net, x, layer="0")
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    both = extract(net, x, layers=["0", "1"])
+    np.testing.assert_allclose(both["0"], want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(both["1"], np.maximum(want, 0), rtol=1e-6, atol=1e-6)
+    phi = FeatureMap(net, "0")
+    np.testing.assert_allclose(phi(x).detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_module_that_rewrites_a_shared_output_mapping_is_read_before_it():
+    # sentence-transformers' Pooling -> Normalize share one dict; Normalize replaces the entry
+    class Pool(nn.Module):
+        def forward(self, feats):
+            feats["sentence_embedding"] = feats["token_embeddings"].mean(1)
+            return feats
+
+    class Norm(nn.Module):
+        def forward(self, feats):
+            e = feats["sentence_embedding"]
+            feats["sentence_embedding"] = e / e.norm(dim=1, keepdim=True)
+            return feats
+
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool, self.norm = Pool(), Norm()
+
+        def forward(self, x):
+            return self.norm(self.pool({"token_embeddings": x}))["sentence_embedding"]
+
+    x = 3.0 * torch.randn(6, 4, 5)
+    got = extract(Wrap(), x, layer="pool")
+    np.testing.assert_allclose(got, x.mean(1).numpy(), rtol=1e-6, atol=1e-6)

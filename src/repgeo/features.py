@@ -338,6 +338,20 @@ def _as_tensor(out: Any, layer: str) -> torch.Tensor:
     )
 
 
+def _snapshot(out: Any, layer: str) -> Any:
+    """A copy of what a layer produced, taken inside its forward hook.
+
+    What the hook receives can change before the forward pass ends: a following
+    ``ReLU(inplace=True)`` overwrites the tensor, and sentence-transformers' ``Normalize`` rewrites
+    the output mapping it shares with ``Pooling``. Reading it after the pass would silently
+    return the later module's values. The clone stays differentiable (``FeatureMap``).
+    """
+    try:
+        return _as_tensor(out, layer).clone()
+    except TypeError:  # reported with its message where the output is read
+        return out
+
+
 def _last_index(mask: torch.Tensor) -> torch.Tensor:
     """Index of the last kept token of each row (left or right padding)."""
     T = mask.shape[1]
@@ -569,7 +583,7 @@ class FeatureMap:
         captured: list[Any] = []
 
         def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
-            captured.append(out)
+            captured.append(_snapshot(out, str(self.layer)))
 
         handle = self._hook_module.register_forward_hook(hook)  # type: ignore[union-attr]
         try:
@@ -1058,7 +1072,7 @@ def _extract_many(
                 target = modules[name] if name else model
 
                 def hook(_m: nn.Module, _i: Any, o: Any, name: str = name) -> None:
-                    captured[name].append(o)
+                    captured[name].append(_snapshot(o, name or "<output>"))
 
                 handles.append(target.register_forward_hook(hook))
         with torch.no_grad(), _eval_mode(model, True):

@@ -246,17 +246,27 @@ def _from_factory(spec: str, weights: Any, factory_kwargs: Mapping[str, Any] | N
             state = st_load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
             raise ValueError(f"--weights {path} is not a valid safetensors file ({exc}).") from None
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            parts = []
-            if result.missing_keys:
-                parts.append(f"missing {result.missing_keys[:5]}")
-            if result.unexpected_keys:
-                parts.append(f"unexpected {result.unexpected_keys[:5]}")
+        own = model.state_dict()
+        parts = []
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        shapes = [
+            f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+            for k in own
+            if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+        ]
+        if missing:
+            parts.append(f"missing {missing[:5]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}")
+        if shapes:
+            parts.append(f"shapes (file vs model) {shapes[:5]}")
+        if parts:  # checked before loading: the model is never left half loaded
             raise ValueError(
                 f"--weights {path.name} does not fit {attr}(): {'; '.join(parts)}. Save the "
                 "state_dict of the same architecture."
             )
+        model.load_state_dict(state)
         from .._io import sha256_bytes
 
         files[str(path)] = sha256_bytes(data)
