@@ -10,6 +10,25 @@ import torch
 os.environ.setdefault("REPGEO_PROGRESS", "0")
 torch.set_num_threads(1)
 
+try:  # property-based tests: the same examples on every run (CI must not be a lottery)
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("repgeo", derandomize=True, print_blob=True)
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repgeo"))
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test leaves open (a worker process runs hundreds of tests)."""
+    yield
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
 
 @pytest.fixture
 def rng():

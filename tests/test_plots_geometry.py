@@ -129,6 +129,7 @@ def test_plot_decision_panels_mask_anchors_and_points():
 
 def test_plot_decision_panels_rejects_bad_input():
     good = _grid_result(0)
+    before = set(plt.get_fignums())
     with pytest.raises(ValueError, match="results is empty"):
         G.plot_decision_panels({}, shape=SHAPE, extent=EXTENT)
     with pytest.raises(TypeError, match="mapping"):
@@ -147,7 +148,7 @@ def test_plot_decision_panels_rejects_bad_input():
         G.plot_decision_panels({0: good}, shape=SHAPE, extent=(0, 1))
     with pytest.raises(TypeError, match="keyed by epochs"):
         G.plot_decision_panels({"init": good}, shape=SHAPE, extent=EXTENT)
-    assert not plt.get_fignums()  # nothing drawn half
+    assert set(plt.get_fignums()) == before  # nothing drawn half
 
 
 # ----------------------------------------------------------------------------- volume and curvature
