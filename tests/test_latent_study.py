@@ -96,7 +96,7 @@ def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     study = default_panel_study(
         STITCHING,
         train=("digits",),
-        config={"stitching": {"n_anchors": 100}},
+        config={"stitching": {"n_anchors": 100, "n_boot": 20}},
     )
     overrides = {k: v for k, v in tiny_default.items() if k in ("digits_model", "digits_train")}
     run_study(study, tmp_path / "run", device="cpu", config_overrides=overrides)
@@ -108,6 +108,11 @@ def test_default_panel_on_a_tiny_default_run(tmp_path, tiny_default):
     assert set(pair) == {"absolute", "relative", "procrustes"}
     assert set(metrics["latent.cka"]["digits"]["default model|second seed"]) == {"linear", "rbf"}
     assert (tmp_path / "run" / "figures" / "latent_panel_stitching.png").exists()
+    # the linear CKA's interval: ordered, inside CKA's range, narrower than the range
+    low, high = metrics["latent.cka_ci"]["digits"]["default model|second seed"]
+    assert -0.05 <= low <= high <= 1.05 and high - low < 0.5
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "linear CKA 95 % interval" in html and "20 half-samples" in html
 
 
 def test_panel_similarity_tables_round_and_mark_undefined():

@@ -14,10 +14,16 @@ Metrics
 ``latent.jaccard`` / ``latent.mrr`` / ``latent.cosine``
     ``{"digits": {"default model|second seed": {method: value}}}`` (test set, k = ``k``);
 ``latent.cka``
-    ``{"digits": {"default model|second seed": {"linear": v, "rbf": v}}}``.
+    ``{"digits": {"default model|second seed": {"linear": v, "rbf": v}}}``;
+``latent.cka_ci``
+    ``{"digits": {"default model|second seed": [low, high]}}``, the 95 % half-sampling interval
+    of the linear CKA (:func:`repgeo.latent.compare_with_intervals`, bias-corrected), written when
+    ``n_boot > 0``.
 
 Options (section ``stitching``): ``max_epochs`` (at most this many epochs for the second model,
-200), ``n_anchors`` (uniform anchors, 300), ``k`` (neighbourhood size of Jaccard/MRR, 10).
+200), ``n_anchors`` (uniform anchors, 300), ``k`` (neighbourhood size of Jaccard/MRR, 10),
+``n_boot`` (half-samples of the CKA interval, 50; 0 skips it), ``interval_points`` (test rows
+the interval resamples, 1000).
 
 :data:`PANEL` is the default study's stage; :func:`report_stitching` writes the same section for
 any spaces (the ``stitching`` study uses its pieces: :func:`similarity_rows`,
@@ -37,13 +43,14 @@ from ..features import extract
 from ..latent import (
     COMPARISON_METHODS,
     RelativeProjection,
+    compare_with_intervals,
     pairwise_similarity,
     select_anchors,
     stitching_matrices,
 )
 from ..models import TrainConfig, build_model, hidden_layers, train
 from ..plots import plot_stitching_matrices
-from ..runs import Panel, RunContext
+from ..runs import Option, Panel, RunContext
 from ._common import checkpoints, datasets
 
 __all__ = [
@@ -62,7 +69,13 @@ METHOD_LABELS = {
     "relative": "relative (centred cosine)",
     "procrustes": "Procrustes-aligned",
 }
-DEFAULTS: dict[str, Any] = {"max_epochs": 200, "n_anchors": 300, "k": 10}
+DEFAULTS: dict[str, Any] = {
+    "max_epochs": 200,
+    "n_anchors": 300,
+    "k": 10,
+    "n_boot": 50,
+    "interval_points": 1000,
+}
 _RETRIEVAL = ("jaccard", "mrr", "cosine")
 
 
@@ -109,6 +122,9 @@ def similarity_rows(sim: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]
                 v = rec[key][m]
                 row[f"{key} {m[:3]}."] = "n/a" if v is None else v
         row["linear CKA"] = rec["cka_linear"]
+        if "cka_linear_ci" in rec:
+            low, high = rec["cka_linear_ci"]
+            row["linear CKA 95 % interval"] = f"[{low:.3f}, {high:.3f}]"
         row["RBF CKA"] = rec["cka_rbf"]
         rows.append(row)
     return rows
@@ -126,12 +142,16 @@ def report_stitching(
     k: int = 10,
     prefix: str = "latent_panel",
     title: str | None = None,
+    n_boot: int = 0,
+    interval_points: int = 1000,
 ) -> dict[str, float]:
     """Stitching matrices, similarity table and metrics of a few spaces of the same samples.
 
     Uniform anchors (``ctx.seed_for(f"{prefix}-anchors")``), centred-cosine relative
     representations; writes the figure ``<prefix>_stitching``, two tables, ``latent.stitching``
-    and the similarity keys under ``dataset``. Returns ``{method: mean stitched accuracy}``.
+    and the similarity keys under ``dataset``; with ``n_boot > 0`` also the 95 % half-sampling
+    interval of each pair's linear CKA on at most ``interval_points`` test rows
+    (``latent.cka_ci``, a table column). Returns ``{method: mean stitched accuracy}``.
     """
     n_anchors = min(n_anchors, len(y_train))
     anchors = select_anchors(
@@ -163,14 +183,46 @@ def report_stitching(
             random_state=ctx.seed_for(f"{prefix}-rbf"),
         )
     )
+    intervals: dict[str, list[float]] = {}
+    if n_boot > 0:
+        n_test = len(y_test)
+        rows = np.sort(
+            ctx.rng(f"{prefix}-interval-rows").choice(
+                n_test, size=min(n_test, int(interval_points)), replace=False
+            )
+        )
+        for (a, b), pair in zip(_pairs(spaces_test), sim, strict=True):
+            res = compare_with_intervals(
+                spaces_test[a][rows],
+                spaces_test[b][rows],
+                measures=("linear_cka",),
+                n_boot=n_boot,
+                random_state=ctx.seed_for(f"{prefix}-ci-{pair}"),
+            )["linear_cka"]
+            intervals[pair] = [round(float(res["low"]), 4), round(float(res["high"]), 4)]
+            sim[pair]["cka_linear_ci"] = intervals[pair]
     ctx.table(
         f"{dataset}: stitching accuracy (mean over the two stitched directions)",
         [{"method": METHOD_LABELS[m], "accuracy": summary[m]} for m in METHODS],
     )
-    ctx.table(f"{dataset}: cross-space similarity (test set, k={k})", similarity_rows(sim))
+    caption = f"{dataset}: cross-space similarity (test set, k={k})"
+    if intervals:
+        caption += (
+            f"; linear CKA with its 95 % half-sampling interval ({n_boot} half-samples of "
+            f"{len(rows)} test rows; bias-corrected, so it may lie below the number)"
+        )
+    ctx.table(caption, similarity_rows(sim))
     ctx.metric("latent.stitching", {dataset: summary})
     write_similarity(ctx, dataset, sim)
+    if intervals:
+        ctx.metric("latent.cka_ci", {dataset: intervals})
     return summary
+
+
+def _pairs(spaces: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The pairs of :func:`repgeo.latent.pairwise_similarity`, in its order."""
+    names = list(spaces)
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
 
 
 def run(ctx: RunContext, opts: dict[str, Any]) -> None:
@@ -218,6 +270,8 @@ def run(ctx: RunContext, opts: dict[str, Any]) -> None:
         dataset="digits",
         n_anchors=int(opts["n_anchors"]),
         k=int(opts["k"]),
+        n_boot=int(opts["n_boot"]),
+        interval_points=int(opts["interval_points"]),
     )
     ctx.text(
         f"Stitched accuracy: absolute {s['absolute']:.2f}, relative {s['relative']:.2f}, Procrustes {s['procrustes']:.2f}."
@@ -229,7 +283,18 @@ PANEL = Panel(
     title="Latent-space communication: zero-shot stitching",
     fn=run,
     config=DEFAULTS,
-    metrics=("latent.stitching", "latent.jaccard", "latent.mrr", "latent.cosine", "latent.cka"),
+    metrics=(
+        "latent.stitching",
+        "latent.jaccard",
+        "latent.mrr",
+        "latent.cosine",
+        "latent.cka",
+        "latent.cka_ci",
+    ),
     requires=("train_digits",),
+    schema={
+        "n_boot": Option(type="int", ge=0, doc="half-samples of the CKA interval; 0 = none"),
+        "interval_points": Option(type="int", ge=10, doc="test rows the interval resamples"),
+    },
     summary="absolute vs relative vs Procrustes stitching of two digits MLPs, similarity",
 )

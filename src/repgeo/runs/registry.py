@@ -195,6 +195,9 @@ REGISTRY: dict[str, MetricSpec] = _declare(
           "mean cosine between a sample's vectors in the two spaces (null where dimensions differ)"),
         M("latent.cka", ("dataset", "pair", "kernel"), "float", True,
           "centred kernel alignment of two spaces; kernels `linear`, `rbf`"),
+        M("latent.cka_ci", ("dataset", "pair"), "interval", None,
+          "95 % half-sampling interval of the linear `latent.cka` (bias-corrected) on a random "
+          "subset of test rows (size in the report)"),
         # ------------------------------------------------------------------ diffusion geometry
         M("diffusion.geodesic_spearman", ("dataset", "method"), "float", True,
           "mean per-row Spearman correlation of a method's distances with the ground-truth "
