@@ -208,3 +208,53 @@ def test_resnet18_layer2_top10_matches_the_full_jacobian():
     assert info.method == "krylov" and info.ok
     assert abs(float(v[0]) - float(exact[0])) <= 1e-3
     assert info.n_products[0] <= 200  # vs 2,048 VJPs for the full Jacobian
+
+
+class _OnceCube(torch.autograd.Function):
+    """z³ with a first-order-only backward: its double backward is silently zero."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x**3
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * g
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * t
+
+
+@pytest.mark.parametrize("once", [False, True])
+def test_linearised_products_match_the_analytic_jacobian(once):
+    """J v (double vjp, or the jvp fallback where the double backward is not real) and Jᵀu from
+    one forward pass, against J = W₂ diag(3z²) W₁ formed from the weights."""
+    from repgeo.geometry._core import Linearised
+
+    torch.manual_seed(0)
+    l1, l2 = nn.Linear(6, 9).double(), nn.Linear(9, 7).double()
+    cube = _OnceCube.apply if once else (lambda z: z**3)
+    f = lambda x: l2(cube(l1(x)))  # noqa: E731
+    X = torch.randn(3, 6, dtype=torch.float64)
+    with torch.no_grad():
+        z = l1(X)
+        J = l2.weight[None] @ (3 * z * z)[:, :, None].mul(l1.weight[None])  # (3, 7, 6)
+    lin = Linearised(f, X)
+    assert (lin.pull2 is None) == once  # the fallback is taken exactly when needed
+    V, U = torch.randn(3, 4, 6, dtype=torch.float64), torch.randn(3, 4, 7, dtype=torch.float64)
+    torch.testing.assert_close(lin.j(V), V @ J.transpose(1, 2), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(lin.jt(U), U @ J, rtol=1e-12, atol=1e-12)
+    s = torch.linalg.svdvals(J).numpy() / np.sqrt(7)
+    v = effective_volume(f, X, k=3, method="krylov", tol=1e-12)
+    np.testing.assert_allclose(v, np.log10(s[:, :3]).sum(1), atol=1e-10)
