@@ -433,45 +433,6 @@ def cotangent_products(
     return out.transpose(0, 1)
 
 
-class Linearised:
-    """J(x) and Jᵀ(x) at fixed points from *one* forward pass, for repeated products.
-
-    ``jt(U)`` applies Jᵀ through the pullback of ``torch.func.vjp``; ``j(V)`` applies J through
-    the vjp of that pullback (it is linear in the cotangent u, so its own pullback is J):
-    neither re-runs the forward pass, whereas ``jvp``/``vjp`` per product recompute it (once per
-    tangent under ``vmap``). The double-vjp J is checked once against a plain ``jvp`` on a
-    random direction: operations without a true double backward (a custom autograd Function
-    with ``once_differentiable`` silently gives J v = 0) fall back to :func:`generic_tangents`.
-    """
-
-    def __init__(self, f: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor) -> None:
-        self.f, self.X = f, X
-        out, self.pull = vjp(f, X)
-        self.pull2: Callable | None = None
-        try:
-            _, pull2 = vjp(lambda u: self.pull(u)[0], torch.zeros_like(out))
-            g = torch.Generator(device="cpu").manual_seed(0)
-            v = torch.randn(X.shape, generator=g, dtype=X.dtype).to(X.device)
-            ref = jvp(f, (X,), (v,))[1].reshape(X.shape[0], -1)
-            got = pull2(v)[0].reshape(X.shape[0], -1)
-            err = (got - ref).norm(dim=1)
-            if bool((err <= 1e-3 * ref.norm(dim=1)).all()):
-                self.pull2 = pull2
-        except RuntimeError:  # no double backward for some operation: plain jvp
-            self.pull2 = None
-
-    def jt(self, U: torch.Tensor) -> torch.Tensor:
-        """Jᵀ U: (b, w, n) -> (b, w, d)."""
-        return vmap(lambda u: self.pull(u)[0])(U.transpose(0, 1)).transpose(0, 1)
-
-    def j(self, V: torch.Tensor) -> torch.Tensor:
-        """J V: (b, w, d) -> (b, w, n)."""
-        if self.pull2 is not None:
-            pull2 = self.pull2
-            return vmap(lambda v: pull2(v)[0])(V.transpose(0, 1)).transpose(0, 1)
-        return generic_tangents(self.f, self.X, V)
-
-
 def krylov_topk(
     f: Callable[[torch.Tensor], torch.Tensor],
     X: torch.Tensor,
@@ -505,20 +466,15 @@ def krylov_topk(
     f64 = torch.float64
     root = scale**0.5
 
-    lin: Linearised | None = None  # J, Jᵀ at the active points (rebuilt when they change)
-
-    def apply(act: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def apply(Xa: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(first products T (a, w, ·), A V (a, w, dim)) for rows V (a, w, dim), float64."""
-        nonlocal lin
-        if lin is None or lin.X.shape[0] != act.numel():
-            lin = Linearised(f, X[act])
         Vc = V.to(cdt)
         if side == "input":
-            T = lin.j(Vc)  # J v: (a, w, n)
-            W = lin.jt(T)  # Jᵀ J v
+            T = generic_tangents(f, Xa, Vc)  # J v: (a, w, n)
+            W = cotangent_products(f, Xa, T)  # Jᵀ J v
         else:
-            T = lin.jt(Vc)  # Jᵀ u: (a, w, d)
-            W = lin.j(T)
+            T = cotangent_products(f, Xa, Vc)  # Jᵀ u: (a, w, d)
+            W = generic_tangents(f, Xa, T)
         return T.to(f64) * root, W.to(f64) * scale
 
     def orth_rows(Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -544,7 +500,7 @@ def krylov_topk(
     step = 0
     while active.numel():
         step += 1
-        T, W = apply(active, Q)
+        T, W = apply(X[active], Q)
         w = Q.shape[1]
         if Ua is None:
             Ua = torch.empty(b, cap, T.shape[2], dtype=f64, device=dev)
