@@ -23,6 +23,11 @@ effvol-resnet18 top-10 effective volume of a ResNet-18 (torchvision's architectu
                 full-Jacobian path (``method="gram"``: vmap(jacrev), 2,048 VJPs per point, float64
                 Gram matrix, eigenvalues) — the algorithm of repgeo's previous default. The
                 accuracy line compares ours with the anchor's exact values on the anchor's points.
+relu-resnet18-k512 the ReLU-dead case of issue 14: ResNet-18 (ReLU), features after average
+                pooling (n = 512), d = 3,072, k = 512. Dead (zero) features make J rank-deficient;
+                the exact answer is -inf. Checks that ours says so (GeometryAccuracyWarning,
+                ``info.rank`` < 512, ``info.ok`` False) where the reference method returns
+                finite log10 of rounding-level singular values, silently. Anchor: the reference.
 effvol-resnet34 the seed paper's image experiment: ResNet-34 (GELU, random weights), features after
                 global average pooling (n = 512), CIFAR-sized inputs (d = 3,072), k = 512 (the
                 full log pseudo-determinant), a 60×60 plane through three images; target ≤ 60 s
@@ -53,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +72,23 @@ from torch import nn  # noqa: E402
 from repgeo._backend import set_memory_budget  # noqa: E402
 from repgeo.data import load_digits  # noqa: E402
 from repgeo.features import FeatureMap, layer_names  # noqa: E402
-from repgeo.geometry import effective_volume, plane_slice, slice_metric  # noqa: E402
+from repgeo.geometry import (  # noqa: E402
+    GeometryAccuracyWarning,
+    effective_volume,
+    plane_slice,
+    slice_metric,
+)
 from repgeo.models import MLP, SmallCNN  # noqa: E402
 
-CASES = ("effvol-mlp784", "slice-mlp784", "effvol-cnn", "effvol-resnet18", "effvol-resnet34")
+CASES = (
+    "effvol-mlp784",
+    "slice-mlp784",
+    "effvol-cnn",
+    "effvol-resnet18",
+    "relu-resnet18-k512",
+    "effvol-resnet34",
+)
+RESNET = ("effvol-resnet18", "relu-resnet18-k512", "effvol-resnet34")
 GPU_ONLY = ("effvol-resnet34",)
 
 
@@ -198,6 +217,11 @@ def build(case: str, resolution: int, device: str):
         fm = FeatureMap(net, resnet_layer(net, "layer2"), input_shape=(3, 32, 32))
         x1, x2, x3 = _images(3, seed=1)
         k = 10
+    elif case == "relu-resnet18-k512":
+        net = resnet(18, nn.ReLU).to(device)
+        fm = FeatureMap(net, "avgpool", input_shape=(3, 32, 32))
+        x1, x2, x3 = _images(3, seed=1)
+        k = 512
     else:  # effvol-resnet34
         net = resnet(34, nn.GELU).to(device)
         fm = FeatureMap(net, "avgpool", input_shape=(3, 32, 32))
@@ -226,7 +250,7 @@ def run_method(
     if method == "ours":
         if case == "slice-mlp784":
             return slice_metric(fm, X, E)
-        if case.startswith("effvol-resnet"):
+        if case in RESNET:
             return effective_volume(fm, X, k=k, return_info=True)
         return effective_volume(fm, X, k=k)
     if method == "exact":  # the full-Jacobian path: vmap(jacrev) + float64 Gram + eigenvalues
@@ -274,7 +298,9 @@ def worker(
         set_memory_budget(budget)
     fm, X, E, k = build(case, resolution, device)
     X = X[:n_points]
-    run_method(case, method, fm, X[: 1 if case.startswith("effvol-resnet") else 5], E, k)  # warm-up
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeometryAccuracyWarning)
+        run_method(case, method, fm, X[: 1 if case in RESNET else 5], E, k)  # warm-up
     cuda = device.startswith("cuda")
     if cuda:
         torch.cuda.synchronize()
@@ -287,11 +313,14 @@ def worker(
         except OSError:
             pass
         base = _rss_kb("VmRSS:") * 1024
-    t0 = time.perf_counter()
-    res = run_method(case, method, fm, X, E, k)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run_method(case, method, fm, X, E, k)
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0  # all threads: less sensitive to a shared machine
     peak = torch.cuda.max_memory_allocated() if cuda else _rss_kb("VmHWM:") * 1024
     extra = {}
     if isinstance(res, tuple):  # (values, SpectralInfo)
@@ -301,6 +330,8 @@ def worker(
             "error_estimate": float(np.max(info.error_estimate)),
             "unreliable": int(np.sum(info.unreliable)),
             "min_rank": int(np.min(info.rank)),
+            "ok": bool(info.ok),
+            "warned": sum(issubclass(w.category, GeometryAccuracyWarning) for w in caught),
         }
         if info.n_products is not None:
             extra["products"] = float(np.mean(info.n_products))
@@ -310,6 +341,7 @@ def worker(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
                 "n": int(X.shape[0]),
                 "peak_mb": max(peak - base, 0) / 2**20,
                 **extra,
@@ -365,6 +397,8 @@ def _points(case: str, quick: bool, device: str, resolution: int) -> tuple[int, 
         return full, 10 if quick else 20
     if case == "effvol-resnet18":
         return (16, 2) if quick else (64, 4)
+    if case == "relu-resnet18-k512":
+        return (2, 1) if quick else (4, 2)
     if case == "effvol-resnet34":
         return (400 if quick else full), (5 if quick else 10)
     return (400 if quick else full), (10 if quick else 20)
@@ -446,8 +480,15 @@ def main() -> None:
             anchor = run(anchor_method, n_anchor)
             a, o = anchor["per_point"], ours["per_point"]
             print(f"BENCH {case} ours={o:.3g} anchor={a:.3g} ratio={a / o:.1f}")
+            co, ca = ours["cpu_seconds"] / ours["n"], anchor["cpu_seconds"] / anchor["n"]
+            print(
+                f"  {case}: CPU time per point (all threads; steadier than wall time on a shared "
+                f"machine): ours {co:.3g} s, anchor {ca:.3g} s, ratio {ca / co:.1f}; load average "
+                f"now {os.getloadavg()[0]:.1f}"
+            )
             m = n_anchor
-            diff = np.abs(ours["values"][:m] - anchor["values"][:m])
+            with np.errstate(invalid="ignore"):  # -inf - -inf
+                diff = np.abs(ours["values"][:m] - anchor["values"][:m])
             scale = np.abs(anchor["values"][:m]).max()
             what = "exact full-Jacobian path" if anchor_method == "exact" else "reference"
             print(
@@ -465,6 +506,13 @@ def main() -> None:
                     f"  {case}: ours used method {ours['method']!r}{extra}; reported error estimate "
                     f"up to {ours['error_estimate']:.2g} decades; {ours['unreliable']} unreliable "
                     f"points; smallest resolved rank {ours['min_rank']} of k"
+                )
+            if case == "relu-resnet18-k512":
+                print(
+                    f"  {case}: ours {np.round(ours['values'], 2).tolist()} with "
+                    f"{ours['warned']} GeometryAccuracyWarning(s), info.ok={ours['ok']}, "
+                    f"resolved rank >= {ours['min_rank']} of k=512; reference (no warning): "
+                    f"{np.round(anchor['values'], 2).tolist()}"
                 )
             if case == "effvol-resnet34":
                 print(

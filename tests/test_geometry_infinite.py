@@ -4,6 +4,7 @@ random networks (statistical tolerances, seeded)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -153,3 +154,36 @@ def test_infinite_width_bad_input():
         random_feature_map(2, 0)
     with pytest.raises(ValueError, match="widths is empty"):
         finite_width_comparison([[0.0, 1.0]], "erf", widths=[])
+
+
+def test_quadrature_resolves_large_variances():
+    """Gauss–Hermite nodes spread over ±√(2 s² n_quad) and step over σ′'s unit-scale bump at
+    large s² (with 200 nodes tanh's F was 58 % low at s² = 100, 0 beyond ~1000: -inf volumes).
+    References: the erf closed form for σ(z) = erf(z/√2) through the quadrature path, and
+    scipy's adaptive quadrature for tanh."""
+    from scipy import integrate
+
+    s2 = np.array([0.5, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4, 1e6])
+    F, dF = kernel_F(s2, "erf")
+    Fq, dFq = kernel_F(s2, lambda z: torch.erf(z / math.sqrt(2)))
+    np.testing.assert_allclose(Fq, F, rtol=1e-8)
+    np.testing.assert_allclose(dFq, dF, rtol=1e-6)
+    Ft, dFt = kernel_F(s2, "tanh")
+
+    def expect(v, weight):
+        def f(z):
+            return (1 - np.tanh(z) ** 2) ** 2 * weight(z) * np.exp(-z * z / (2 * v))
+
+        val = integrate.quad(f, -40, 40, points=[0.0], limit=400, epsabs=0, epsrel=1e-12)[0]
+        return val / math.sqrt(2 * math.pi * v)
+
+    F_ref = np.array([expect(v, lambda z: 1.0) for v in s2])
+    dF_ref = np.array([expect(v, lambda z, v=v: (z * z / v - 1.0) / (2 * v)) for v in s2])
+    np.testing.assert_allclose(Ft, F_ref, rtol=1e-7)
+    np.testing.assert_allclose(dFt, dF_ref, rtol=1e-6, atol=1e-14 * np.abs(dF_ref).max())
+    # the log volume at large |x| is finite, silent, and matches the erf closed form
+    X = np.array([[30.0, 0.0], [0.0, 300.0], [1e3, 1e3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lv_q = infinite_width_log_volume(X, lambda z: torch.erf(z / math.sqrt(2)))
+    np.testing.assert_allclose(lv_q, infinite_width_log_volume(X, "erf"), atol=1e-7)

@@ -321,7 +321,8 @@ def gram_chunk(
     normalize: bool,
     n: int,
     accumulate: torch.dtype = torch.float64,
-) -> torch.Tensor:
+    rescale: bool = False,
+) -> Any:
     """Gram matrix of J(x)/√n for a chunk: ``side="input"`` gives JᵀJ/n (b, d, d),
     ``side="feature"`` gives JJᵀ/n (b, n, n). Uses the structure when it helps.
 
@@ -330,8 +331,23 @@ def gram_chunk(
     float32 Jacobian loses every singular value below ~3e-4 s₁ (the paper's MLP [784, 2000, 10]
     has s₁/s_min ≈ 1.5e4 and its float32 Gram is numerically singular), while the float64
     Gram of the same float32 J resolves it as well as an SVD of J does.
+
+    ``rescale=True`` divides each point's J by its largest entry c first and returns
+    ``(S, c)``: the singular values of J/√n are those of the returned S times c. Saturated
+    networks have |J| ~ 1e-160 whose squares underflow; the rescaled Gram does not.
     """
     scale = 1.0 / n if normalize else 1.0
+    tiny = torch.finfo(accumulate).tiny
+
+    def scaled(A: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not rescale:
+            return A, torch.ones(A.shape[0], dtype=A.dtype, device=A.device)
+        c = A.abs().amax(dim=dims).clamp_min(tiny)
+        return A / c.view(-1, *([1] * len(dims))), c
+
+    def out(S: torch.Tensor, c: torch.Tensor) -> Any:
+        return (S, c) if rescale else S
+
     if prep.single_layer and mode == "forward":
         lin = prep.ops[0]
         z = torch.nn.functional.linear(X, lin.weight, lin.bias)
@@ -340,18 +356,18 @@ def gram_chunk(
         else:
             dz = torch.ones_like(z)
         W = lin.weight.to(accumulate)
-        dz = dz.to(accumulate)
+        dz, c = scaled(dz.to(accumulate), (1,))
         if side == "input":
             if X.device.type == "cuda":  # one big GEMM for the whole chunk (fast on GPUs)
-                return weighted_gram(dz.square() * scale, W)
+                return out(weighted_gram(dz.square() * scale, W), c)
             J = dz.unsqueeze(2) * W  # on CPUs a batched GEMM of the Jacobians is ~2x faster
-            return torch.bmm(J.transpose(1, 2), J) * scale
+            return out(torch.bmm(J.transpose(1, 2), J) * scale, c)
         K = W @ W.T
-        return dz.unsqueeze(2) * K * dz.unsqueeze(1) * scale
-    J = jacobian_chunk(prep, X, mode).to(accumulate)
+        return out(dz.unsqueeze(2) * K * dz.unsqueeze(1) * scale, c)
+    J, c = scaled(jacobian_chunk(prep, X, mode).to(accumulate), (1, 2))
     if side == "input":
-        return torch.bmm(J.transpose(1, 2), J) * scale
-    return torch.bmm(J, J.transpose(1, 2)) * scale
+        return out(torch.bmm(J.transpose(1, 2), J) * scale, c)
+    return out(torch.bmm(J, J.transpose(1, 2)) * scale, c)
 
 
 def logdet_psd(S: torch.Tensor) -> torch.Tensor:

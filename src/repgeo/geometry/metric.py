@@ -355,9 +355,11 @@ class SpectralInfo:
 class _Diagnostics:
     """Per-point diagnostics filled chunk by chunk (tensors on the compute device)."""
 
-    def __init__(self, m: int, k: int, device: torch.device, krylov: bool) -> None:
+    def __init__(
+        self, m: int, k: int, device: torch.device, krylov: bool, eps: float = EPS64
+    ) -> None:
         f64 = torch.float64
-        self.m, self.k = m, k
+        self.m, self.k, self.eps = m, k, eps
         self.rank = torch.zeros(m, dtype=torch.long, device=device)
         self.cond = torch.zeros(m, dtype=f64, device=device)
         self.err = torch.zeros(m, dtype=f64, device=device)
@@ -388,6 +390,7 @@ class _Diagnostics:
         tol: float = 0.0,
         max_dim: int = 0,
         stacklevel: int = 3,
+        warn_shaky: bool = True,
     ) -> SpectralInfo:
         order = ("cholesky", "eigh", "svd", "krylov")
         method = "+".join(m for m in order if m in self.methods)
@@ -405,6 +408,12 @@ class _Diagnostics:
             lo, hi = int(self.rank[short].min()), int(self.rank[short].max())
             rng = f"{lo}" if lo == hi else f"{lo}-{hi}"
             where = f"at {int(short.sum())} of {m} points"
+            gram_note = (
+                ' A Gram matrix squares the condition number: method="svd" resolves singular '
+                "values down to ~1e-15 of the largest in float64 (a Gram matrix to ~1e-8)."
+                if bool((self.gram_limited & short).any()) and self.eps < 1e-10
+                else ""
+            )
             if name == "effective_volume":
                 fix = (
                     f"Pass k <= {lo} (the top singular values only) or a floor (e.g. floor=-6 "
@@ -417,15 +426,15 @@ class _Diagnostics:
                     f"{name}: J/√n has fewer than k={k} resolved singular values {where} (rank "
                     f"{rng} there: dead ReLU units, saturated activations or k above the rank of "
                     f"J), so the result is -inf there. {fix}; return_info=True gives every "
-                    "point's rank."
+                    f"point's rank.{gram_note}"
                 )
             elif name == "log_volume_element":
+                use64 = "dtype=torch.float64, or " if self.eps > 1e-10 else ""
                 msgs.append(
                     f"{name}: the metric g is singular {where} (rank {rng} < d={k}: dead ReLU "
                     "units or saturated activations; float32 sigmoids saturate at |z| ≈ 17), so "
-                    "log10 √det g is -inf there. Use dtype=torch.float64, or effective_volume "
-                    "with k <= the rank or with a floor; return_info=True gives every point's "
-                    "rank."
+                    f"log10 √det g is -inf there. Use {use64}effective_volume with k <= the "
+                    f"rank or with a floor; return_info=True gives every point's rank.{gram_note}"
                 )
             else:
                 msgs.append(
@@ -433,18 +442,19 @@ class _Diagnostics:
                     "degenerate basis, or a map that does not vary along the slice), so "
                     "log10 √det G is -inf there; return_info=True gives every point's rank."
                 )
-        if bool(self.shaky.any()):
+        if bool(self.shaky.any()) and warn_shaky:
             sel = self.shaky
-            hint = (
-                'method="svd" (the Gram matrix squares the condition number)'
-                if bool((self.gram_limited & sel).any())
-                else "dtype=torch.float64"
-            )
+            if bool((self.gram_limited & sel).any()):
+                hint = 'method="svd" (the Gram matrix squares the condition number), '
+            elif self.eps > 1e-10:
+                hint = "dtype=torch.float64, "
+            else:
+                hint = ""
             msgs.append(
                 f"{name}: at {int(sel.sum())} of {m} points the smallest retained singular "
                 f"values are known only to worse than {SHAKY:.0%} (condition number s_1/s_k up "
                 f"to {float(self.cond[sel].max()):.3g}; error estimate up to "
-                f"{float(self.err[sel].max()):.3g} decades). Use {hint}, a smaller k or a floor."
+                f"{float(self.err[sel].max()):.3g} decades). Use {hint}a smaller k or a floor."
             )
         if bool(self.floor_low.any()):
             msgs.append(
@@ -664,7 +674,7 @@ def _volume(
     krylov = _use_krylov(method, prep, k, r)
     m_pts = Xt.shape[0]
     out = torch.empty(m_pts, dtype=torch.float64, device=Xt.device)
-    diag = _Diagnostics(m_pts, k, Xt.device, krylov)
+    diag = _Diagnostics(m_pts, k, Xt.device, krylov, eps)
     if krylov:
         side, dim, block, mdim, per = _krylov_layout(prep, d, n, k, max_dim)
         starts = _Starts(random_state, dim, block)
@@ -697,14 +707,18 @@ def _volume(
                 summ = _summarise(torch.linalg.svdvals(J) * scale**0.5, k, floor, eps, gram=False)
                 diag.methods.add("svd")
             else:
-                S = gram_chunk(prep, Xt[sl], side=side, mode=mo, normalize=normalize, n=n)
+                S, c = gram_chunk(
+                    prep, Xt[sl], side=side, mode=mo, normalize=normalize, n=n, rescale=True
+                )
                 if k == r and floor is None:
                     summ, redo = _cholesky_summary(S, k, eps)
+                    summ["value"] = summ["value"] + k * torch.log10(c)
                     diag.methods.add("cholesky")
                 else:
                     summ, redo = None, torch.ones(S.shape[0], dtype=torch.bool, device=S.device)
                 if bool(redo.any()):
-                    sub = _summarise(_gram_spectrum(S[redo]), k, floor, eps, gram=True)
+                    s_redo = _gram_spectrum(S[redo]) * c[redo, None]
+                    sub = _summarise(s_redo, k, floor, eps, gram=True)
                     if summ is None:
                         summ = sub
                     else:
@@ -978,7 +992,7 @@ def singular_values(
     m_pts = Xt.shape[0]
     out = torch.empty(m_pts, k, dtype=torch.float64, device=Xt.device)
     krylov = _use_krylov(method, prep, k, r)
-    diag = _Diagnostics(m_pts, k, Xt.device, krylov)
+    diag = _Diagnostics(m_pts, k, Xt.device, krylov, eps)
     with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
         if krylov:
             side, dim, block, mdim, per = _krylov_layout(prep, d, n, k, max_dim)
@@ -995,14 +1009,16 @@ def singular_values(
                 diag.converged[sl] = res["converged"]
                 diag.residual[sl] = res["residual"]
                 diag.products[sl] = res["products"]
-            info = diag.finish("singular_values", None, tol=tol, max_dim=mdim)
+            info = diag.finish("singular_values", None, tol=tol, max_dim=mdim, warn_shaky=False)
             return (back(out.to(prep.dtype)), info) if return_info else back(out.to(prep.dtype))
         rows = batch_rows(_bytes_jacobian(prep, d, n, mo) + 4.0 * r * r * 8, batch_size)
         side = "input" if d <= n else "feature"
         for sl in iter_chunks(m_pts, rows):
             if method == "gram":
-                S = gram_chunk(prep, Xt[sl], side=side, mode=mo, normalize=normalize, n=n)
-                s = _gram_spectrum(S)
+                S, c = gram_chunk(
+                    prep, Xt[sl], side=side, mode=mo, normalize=normalize, n=n, rescale=True
+                )
+                s = _gram_spectrum(S) * c[:, None]
             else:
                 s = torch.linalg.svdvals(jacobian_chunk(prep, Xt[sl], mo)).to(torch.float64)
                 s = s * scale**0.5
@@ -1010,15 +1026,15 @@ def singular_values(
             diag.put(sl, _summarise(s, k, None, eps, gram=method == "gram"), "")
             diag.methods.add("eigh" if method == "gram" else "svd")
     diag.methods.discard("")
-    info = diag.finish("singular_values", None)
+    info = diag.finish("singular_values", None, warn_shaky=False)
     values = back(out.to(prep.dtype))
     return (values, info) if return_info else values
 
 
 def _slice_gram_chunk(
-    prep: Prepared, X: torch.Tensor, E: torch.Tensor, scale: float
-) -> torch.Tensor:
-    if prep.single_layer:
+    prep: Prepared, X: torch.Tensor, E: torch.Tensor, scale: float, rescale: bool = False
+) -> Any:
+    if prep.single_layer and not rescale:
         lin = prep.ops[0]
         z = torch.nn.functional.linear(X, lin.weight, lin.bias)
         dz = (
@@ -1033,6 +1049,10 @@ def _slice_gram_chunk(
     else:
         T = generic_tangents(prep.f, X, E.T)
     T = T.to(torch.float64)  # accumulate the Gram matrix in float64 (see gram_chunk)
+    if rescale:  # divide by the largest entry so that tiny tangents do not underflow
+        c = T.abs().amax(dim=(1, 2)).clamp_min(torch.finfo(torch.float64).tiny)
+        T = T / c[:, None, None]
+        return torch.bmm(T, T.transpose(1, 2)) * scale, c
     return torch.bmm(T, T.transpose(1, 2)) * scale
 
 
@@ -1045,8 +1065,10 @@ def _slice_gram(
     use_structure: bool,
     dtype: Any,
     batch_size: int | None,
-) -> tuple[torch.Tensor, Any, Prepared]:
-    """Slice metrics in float64 (m, k, k), ``back`` and the prepared map."""
+    rescale: bool = False,
+) -> tuple[torch.Tensor, Any, Prepared, torch.Tensor]:
+    """Slice metrics in float64 (m, k, k), ``back``, the prepared map and the per-point scale
+    (``rescale=True``: G of JE divided by its largest entry, see ``gram_chunk``; else ones)."""
     _check_bool(normalize, "normalize")
     prep, Xt, back, d, n = setup(
         fmap, X, dtype=dtype, batch_size=batch_size, use_structure=use_structure
@@ -1056,11 +1078,15 @@ def _slice_gram(
     item = torch.finfo(prep.dtype).bits // 8
     rows = batch_rows(item * (k + 1) * 3.0 * prep.activation_numel(d), batch_size)
     out = torch.empty(Xt.shape[0], k, k, dtype=torch.float64, device=Xt.device)
+    cs = torch.ones(Xt.shape[0], dtype=torch.float64, device=Xt.device)
     scale = 1.0 / n if normalize else 1.0
     with torch.no_grad():  # differentiate w.r.t. inputs only: no graph to the weights
         for sl in iter_chunks(Xt.shape[0], rows):
-            out[sl] = _slice_gram_chunk(prep, Xt[sl], E, scale)
-    return out, back, prep
+            if rescale:
+                out[sl], cs[sl] = _slice_gram_chunk(prep, Xt[sl], E, scale, rescale=True)
+            else:
+                out[sl] = _slice_gram_chunk(prep, Xt[sl], E, scale)
+    return out, back, prep, cs
 
 
 def slice_metric(
@@ -1102,7 +1128,7 @@ def slice_metric(
     >>> bool(np.allclose(slice_metric(net, X, E), pullback_metric(net, X)[:, :2, :2]))
     True
     """
-    G, back, prep = _slice_gram(
+    G, back, prep, _ = _slice_gram(
         fmap, X, basis, normalize=normalize, use_structure=use_structure, dtype=dtype,
         batch_size=batch_size,
     )  # fmt: skip
@@ -1150,14 +1176,14 @@ def slice_log_volume(
     array([0.954243])
     """
     _check_bool(return_info, "return_info")
-    G, back, prep = _slice_gram(
+    G, back, prep, c = _slice_gram(
         fmap, X, basis, normalize=normalize, use_structure=use_structure, dtype=dtype,
-        batch_size=batch_size,
+        batch_size=batch_size, rescale=True,
     )  # fmt: skip
     k = G.shape[-1]
     eps = float(torch.finfo(prep.dtype).eps)
-    summ = _summarise(_gram_spectrum(G), k, None, eps, gram=True)
-    diag = _Diagnostics(G.shape[0], k, G.device, krylov=False)
+    summ = _summarise(_gram_spectrum(G) * c[:, None], k, None, eps, gram=True)
+    diag = _Diagnostics(G.shape[0], k, G.device, krylov=False, eps=eps)
     diag.put(slice(None), summ, "eigh")
     info = diag.finish("slice_log_volume", summ["value"])
     values = back(summ["value"].to(prep.dtype))
