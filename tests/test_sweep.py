@@ -172,6 +172,20 @@ def _wait_for(cond, what: str, timeout: float = 180.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def test_resume_keeps_the_sweeps_metric_and_only_choice(ray_session, tmp_path):
+    """The printed --resume line carries no --metric/--only: a resume must not drop them."""
+    out = tmp_path / "only"
+    sweep(STUDY, {"toy.width": [2]}, [0], out=out, only={"epoch": ["change"]})
+    assert {r["series"][1] for r in load_sweep(out)["aggregate"]} == {"change"}
+    sweep(STUDY, {"toy.width": [2]}, [0], out=out, resume=True)
+    rec = load_sweep(out)
+    assert rec["metrics"] == ["sweep_test.score"] and rec["only"] == {"epoch": ["change"]}
+    assert {r["series"][1] for r in rec["aggregate"]} == {"change"}
+    # an explicit choice on resume still wins
+    sweep(STUDY, {"toy.width": [2]}, [0], out=out, resume=True, only={"epoch": ["final"]})
+    assert {r["series"][1] for r in load_sweep(out)["aggregate"]} == {"final"}
+
+
 def test_killed_worker_then_resume_gives_the_uninterrupted_metrics(reference, tmp_path):
     ref_out, _ = reference
     out = tmp_path / "killed"

@@ -11,7 +11,7 @@ parameter (:func:`aggregate`, :func:`repgeo.plots.plot_sweep_metric`). A failed 
 recorded and the sweep goes on; ``resume=True`` keeps the finished cells and runs the rest.
 
 Ray is an optional dependency (``pip install "repgeo[sweep]"``): this package imports it only
-when a sweep starts. See ``docs/sweep.md``.
+when a sweep starts. See ``docs/sweeps.md``.
 """
 
 from ._engine import (

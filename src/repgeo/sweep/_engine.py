@@ -255,9 +255,11 @@ def sweep(
         Run only these stages of the study in every cell (e.g. ``["train_toys",
         "toy_geometry"]`` of ``riemann``).
     metrics : sequence of str, optional
-        Keys the report summarises (default :func:`default_metrics`: the study's headline keys).
+        Keys the report summarises (default :func:`default_metrics`: the study's headline keys;
+        on ``resume``, the sweep's own choice).
     only : mapping of str to list of str, optional
-        Keep only these names along an axis in the report (``{"method": ["trained"]}``).
+        Keep only these names along an axis in the report (``{"method": ["trained"]}``; default
+        on ``resume``: the sweep's own choice).
     resume : bool, default=False
         Complete the sweep in ``out``: finished cells are kept, the others run again (a cell
         whose directory holds part of a run resumes it stage by stage). The grid, seeds,
@@ -309,6 +311,7 @@ def sweep(
     seeds = _check_seeds(seeds)
     stages = _check_stages(study, stages)
     grid = check_grid(study, grid, quick=quick, config=config)
+    metrics_given, only_given = metrics, only
     metrics = _check_metrics(study, stages, metrics)
     only = _check_only(metrics, only)
     cpus = _number(cpus_per_cell, "cpus_per_cell", low=0, strict=True)
@@ -329,6 +332,11 @@ def sweep(
     if kind == "new" and resume:
         raise FileNotFoundError(f"nothing to resume: {out} holds no sweep ({SWEEP_JSON} missing).")
     if old is not None:
+        # a resume without --metric / --only keeps the sweep's own choice (as sweep-report does)
+        if metrics_given is None and isinstance(old.get("metrics"), list) and old["metrics"]:
+            metrics = _check_metrics(study, stages, old["metrics"])
+            kept = old.get("only") if only_given is None else only_given
+            only = _check_only(metrics, kept if isinstance(kept, Mapping) and kept else None)
         diffs = config_diff(old["definition"], definition)
         if diffs:
             shown = "; ".join(diffs[:8]) + (
