@@ -393,3 +393,25 @@ def test_import_repgeo_does_not_need_ray(tmp_path):
     assert res.returncode == 0, res.stderr
     assert 'pip install "repgeo[sweep]"' in res.stdout
     assert not (tmp_path / "s").exists()
+
+
+def test_the_printed_resume_line_keeps_the_resources(tmp_path, monkeypatch):
+    # a GPU sweep resumed from the printed line must still reserve GPUs and use the device
+    import repgeo.sweep as sweep_pkg
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_pkg, "sweep", interrupted)
+    out = tmp_path / "sw"
+    res = CliRunner().invoke(
+        app,
+        ["sweep", "riemann", "--quick", "--set", "toy.widths=20,50", "--out", str(out),
+         "--num-cpus", "3", "--cpus-per-cell", "1.5", "--gpus-per-cell", "0.5",
+         "--device", "cuda"],
+    )  # fmt: skip
+    assert res.exit_code == 130, res.output
+    line = " ".join(res.output.split())
+    for flag in ("--num-cpus 3", "--cpus-per-cell 1.5", "--gpus-per-cell 0.5", "--device cuda"):
+        assert flag in line, line
+    assert line.count("--resume") == 1

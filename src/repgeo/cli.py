@@ -472,6 +472,10 @@ def sweep_command(
         parts += ["--config", str(config)] if config is not None else []
         parts += [a for s in stage for a in ("--stage", s)]
         parts += ["--address", address] if address else []
+        parts += ["--num-cpus", str(num_cpus)] if num_cpus is not None else []
+        parts += ["--cpus-per-cell", f"{cpus_per_cell:g}"] if cpus_per_cell != 1 else []
+        parts += ["--gpus-per-cell", f"{gpus_per_cell:g}"] if gpus_per_cell else []
+        parts += ["--device", device.value] if device.value != "auto" else []
         resume_cmd = shlex.join([*parts, "--resume"])
         console.print(
             f"[bold]repgeo[/bold] sweeping study [cyan]{escape(st.name)}[/cyan] into "
