@@ -7,12 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck format browser bench clean help
+.PHONY: demo test lint typecheck format browser bench peers clean help
 
 help:
 	@echo "make demo    set up and run the default study (report path printed at the end)"
 	@echo "make test    set up, lint and run the test suite"
-	@echo "make bench   run all benchmarks (slow; peers installed in .peers/)"
+	@echo "make peers   build the benchmarks' peer venvs in .peers/ (pinned: benchmarks/peers/*.txt)"
+	@echo "make bench   make peers, then run all benchmarks (slow)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +41,15 @@ format: $(STAMP)
 test: $(STAMP) browser lint typecheck
 	REPGEO_PROGRESS=0 $(BIN)/python -m pytest -n 2 -m "not slow" --durations=15 $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# One venv per peer package, from its pinned lock file; idempotent (a stamp per venv, rebuilt when
+# its pin file changes). A peer that cannot be installed is skipped with its reason; its
+# benchmark cases then say so. PEERS="heatgeo dse" builds only those.
+peers:
+	@PYTHON="$(PYTHON)" bash scripts/peers.sh $(PEERS)
+
+BENCH_ARGS ?=
+bench: $(STAMP) peers
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b $(BENCH_ARGS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info

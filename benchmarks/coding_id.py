@@ -1,11 +1,12 @@
 """Benchmark: intrinsic dimension vs scikit-dimension and DADApy; coding rate vs the direct formula.
 
-Run ``.venv/bin/python benchmarks/coding_id.py`` (``--quick`` for a small smoke version).
+Run ``.venv/bin/python benchmarks/coding_id.py`` (``--quick`` for a small smoke version;
+``--device cuda`` runs ours on CUDA tensors, the peers and direct anchors stay on the CPU).
 
-Peers live in their own virtual environments (never project dependencies)::
+Peers live in their own virtual environments (never project dependencies), built with the
+pinned versions of ``benchmarks/peers/skdim.txt`` and ``benchmarks/peers/dadapy.txt`` by::
 
-    python3 -m venv .peers/skdim  && .peers/skdim/bin/pip install scikit-dimension
-    python3 -m venv .peers/dadapy && .peers/dadapy/bin/pip install "numpy<2" dadapy
+    make peers        # .peers/skdim, .peers/dadapy (and the other benchmarks' peers)
 
 Each peer is called through its venv's python on a small script; data go through ``.npy`` files
 in a temporary directory and the peer reports its own fit time (interpreter start-up and imports
@@ -32,7 +33,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from _common import add_common_args, device_or_skip, sync
 from repgeo.coding import coding_rate, coding_rate_reduction
 from repgeo.dimension import levina_bickel, twonn
 
@@ -107,6 +110,20 @@ def run_peer(name: str, X: np.ndarray, task: dict, tmp: Path, timeout: float = 1
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# ----------------------------------------------------------------------------- device
+DEVICE = "cpu"  # where ours runs (``--device``); peers and direct anchors stay on the CPU
+
+
+def ours_input(X: np.ndarray):
+    """``X`` as ours receives it: the NumPy array on the CPU, a tensor on ``DEVICE`` otherwise."""
+    return X if DEVICE == "cpu" else torch.from_numpy(X).to(DEVICE)
+
+
+def tag(case: str) -> str:
+    """Case name, with the device appended off the CPU (``..._cuda``)."""
+    return case if DEVICE == "cpu" else f"{case}_{DEVICE}"
+
+
 # ----------------------------------------------------------------------------- samples
 def sample(kind: str, n: int, d: int, D: int, rng: np.random.Generator) -> np.ndarray:
     """n points of a d-dimensional cube or sphere (S^d), isometrically embedded in R^D."""
@@ -158,8 +175,10 @@ def timed(fn, *args, repeat: int = 1, **kw):
     several times: on a shared machine one run of a few milliseconds is mostly noise)."""
     best = float("inf")
     for _ in range(repeat):
+        sync(DEVICE)
         t = time.perf_counter()
         value = fn(*args, **kw)
+        sync(DEVICE)
         best = min(best, time.perf_counter() - t)
     return value, best
 
@@ -180,14 +199,15 @@ def values_table(n: int, tmp: Path, samples=SAMPLES) -> None:
     rng = np.random.default_rng(0)
     for kind, d in samples:
         X = sample(kind, n, d, 20, rng)
+        Xo = ours_input(X)
         se = d / np.sqrt(n)
         for est, ours in (
-            ("twonn_linear", twonn(X, method="linear")),
-            ("twonn_mle", twonn(X, method="mle")),
-            ("mle", levina_bickel(X, 20, aggregate="harmonic")),
+            ("twonn_linear", twonn(Xo, method="linear")),
+            ("twonn_mle", twonn(Xo, method="mle")),
+            ("mle", levina_bickel(Xo, 20, aggregate="harmonic")),
             # the defaults against the defaults: twonn(X) vs TwoNN(), levina_bickel(X) vs MLE()
-            ("twonn_default", twonn(X)),
-            ("mle_default", levina_bickel(X)),
+            ("twonn_default", twonn(Xo)),
+            ("mle_default", levina_bickel(Xo)),
         ):
             peers = {}
             for peer in ("skdim", "dadapy"):
@@ -196,26 +216,29 @@ def values_table(n: int, tmp: Path, samples=SAMPLES) -> None:
                 res = run_peer(peer, X, {"est": est, "k": 20}, tmp)
                 peers[peer] = f"{res['value']:.4f}" if "value" in res else f"ERROR({res['error']})"
             peer_txt = " ".join(f"{p}={v}" for p, v in peers.items())
-            print(f"VALUES {kind}{d}_{est} true={d} ours={ours:.4f} {peer_txt} se={se:.3f}")
+            print(
+                f"VALUES {tag(f'{kind}{d}_{est}')} true={d} ours={ours:.4f} {peer_txt} se={se:.3f}"
+            )
 
 
 def timing_twonn(n: int, D: int, tmp: Path, methods: tuple[str, ...] = ("linear", "mle")) -> None:
     rng = np.random.default_rng(1)
     X = sample("cube", n, 5, D, rng)
-    twonn(X[:1000])  # warm-up (faiss / torch initialisation)
+    Xo = ours_input(X)
+    twonn(Xo[:1000])  # warm-up (faiss / torch initialisation)
     repeat = 7 if n <= 5000 else 1
     for method in methods:
         est = f"twonn_{method}"
-        ours_val, ours_t = timed(twonn, X, method=method, repeat=repeat)
+        ours_val, ours_t = timed(twonn, Xo, method=method, repeat=repeat)
         for peer in ("skdim", "dadapy"):
             res = run_peer(peer, X, {"est": est}, tmp)
-            case = f"{est}_n{n}_D{D}_vs_{peer}"
+            case = tag(f"{est}_n{n}_D{D}_vs_{peer}")
             if "error" in res:
                 print(
                     f"# {peer} unavailable for {case}: {res['error']}; falling back to the direct anchor"
                 )
                 val, t = timed(direct_twonn, X, repeat=repeat)
-                print(bench_line(f"{est}_n{n}_D{D}_vs_direct", ours_t, t))
+                print(bench_line(tag(f"{est}_n{n}_D{D}_vs_direct"), ours_t, t))
                 print(f"  ours={ours_val:.4f} direct_mle={val:.4f}")
                 continue
             print(bench_line(case, ours_t, res["seconds"]))
@@ -231,20 +254,21 @@ def timing_overhead_twonn(n: int, D: int) -> None:
     from repgeo.neighbors import knn
 
     X = sample("cube", n, 5, D, np.random.default_rng(1))
-    twonn(X[:1000])
-    _, t_ours = timed(twonn, X, repeat=9)
-    _, t_knn = timed(knn, X, 2, repeat=9)
+    Xo = ours_input(X)
+    twonn(Xo[:1000])
+    _, t_ours = timed(twonn, Xo, repeat=9)
+    _, t_knn = timed(knn, Xo, 2, repeat=9)
     _, t_direct = timed(direct_twonn, X, repeat=9)
-    print(bench_line(f"twonn_overhead_n{n}_D{D}_vs_knn", t_ours, t_knn))
-    print(bench_line(f"twonn_n{n}_D{D}_vs_direct", t_ours, t_direct))
+    print(bench_line(tag(f"twonn_overhead_n{n}_D{D}_vs_knn"), t_ours, t_knn))
+    print(bench_line(tag(f"twonn_n{n}_D{D}_vs_direct"), t_ours, t_direct))
 
 
 def timing_mle(n: int, D: int, tmp: Path) -> None:
     rng = np.random.default_rng(2)
     X = sample("sphere", n, 4, D, rng)
-    ours_val, ours_t = timed(levina_bickel, X, 20, aggregate="harmonic")
+    ours_val, ours_t = timed(levina_bickel, ours_input(X), 20, aggregate="harmonic")
     res = run_peer("skdim", X, {"est": "mle", "k": 20}, tmp)
-    case = f"levina_bickel_k20_n{n}_D{D}_vs_skdim"
+    case = tag(f"levina_bickel_k20_n{n}_D{D}_vs_skdim")
     if "error" in res:
         print(f"# skdim unavailable: {res['error']}; no direct anchor timed for k=20")
         return
@@ -258,24 +282,31 @@ def timing_coding(m: int, d: int, n_classes: int) -> None:
     rng = np.random.default_rng(3)
     y = rng.integers(0, n_classes, m)
     Z = rng.standard_normal((m, d)) + 2 * rng.standard_normal((n_classes, d))[y]
-    coding_rate(Z[:10])  # warm-up
+    Zo = ours_input(Z)
+    coding_rate(Zo[:10])  # warm-up
     repeat = 9 if m * d <= 1 << 20 else 1
-    ours_val, ours_t = timed(coding_rate_reduction, Z, y, repeat=repeat)
+    ours_val, ours_t = timed(coding_rate_reduction, Zo, y, repeat=repeat)
     anchor_val, anchor_t = timed(direct_delta_r, Z, y, repeat=repeat)
-    print(bench_line(f"delta_r_m{m}_d{d}_k{n_classes}_vs_direct", ours_t, anchor_t))
+    print(bench_line(tag(f"delta_r_m{m}_d{d}_k{n_classes}_vs_direct"), ours_t, anchor_t))
     print(
         f"  ours={ours_val:.8f} direct={anchor_val:.8f} rel_diff={(ours_val - anchor_val) / abs(anchor_val):.1e}"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke version")
+    global DEVICE
+    parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
+    device = device_or_skip(args.device, "benchmarks/coding_id.py")
+    if device is None:
+        return 0
+    DEVICE = device
+    print(f"# ours on {DEVICE}; peers and direct anchors on the CPU")
     n_values = 1000 if args.quick else 5000
     n_time = 5000 if args.quick else 100_000
     for name, py in PEERS.items():
-        print(f"# peer {name}: {'found' if py.exists() else 'MISSING'} ({py})")
+        state = "found" if py.exists() else "MISSING (make peers builds it)"
+        print(f"# peer {name}: {state} ({py})")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         values_table(n_values, tmp, SAMPLES[1:3] if args.quick else SAMPLES)

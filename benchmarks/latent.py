@@ -14,7 +14,8 @@ Cases (full; ``--quick`` shrinks every size):
 * ``linear_cka_5k_d512_gram`` — ours vs the n × n Gram formula tr(KHLH) (NumPy float64).
 * ``linear_cka_5k_d512_latentis`` / ``rbf_cka_5k_d512_latentis`` — ours vs the ``latentis`` package
   (``latentis.measure.functional.cka``: dense n × n kernels, centred with H K H), run in its own
-  virtual environment ``.peers/latentis`` (created on first use with ``pip install latentis``).
+  virtual environment ``.peers/latentis`` (built by ``make peers`` from the pins in
+  ``benchmarks/peers/latentis.txt``, or by this script on first use through ``scripts/peers.sh``).
   latentis has no Jaccard/MRR implementation, so it appears only in the CKA cases.
 * ``small`` — sizes a loop over layers × checkpoints meets (n = 2,000, d = 64): linear CKA,
   cosine relative representation (300 anchors) and a Procrustes fit with its residual, against
@@ -27,6 +28,10 @@ same number of threads (``--threads``, default 1: the development machine is sha
 
     .venv/bin/python benchmarks/latent.py             # full (the 200k case takes a long time)
     .venv/bin/python benchmarks/latent.py --quick
+    .venv/bin/python benchmarks/latent.py --quick --device cuda   # ours on the GPU (``_cuda`` cases)
+
+With ``--device cuda`` ours receives CUDA tensors (moved there before the clock starts; GPU work
+is synchronised before it stops); the dense anchors and latentis stay on the CPU.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -44,8 +48,16 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import add_common_args, device_or_skip
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT / ".peers" / "latentis"
+DEVICE = "cpu"  # where ours runs (``--device``)
+
+
+def tag(case: str) -> str:
+    """Case name, with the device appended off the CPU (``..._cuda``)."""
+    return case if DEVICE == "cpu" else f"{case}_{DEVICE}"
 
 
 # ----------------------------------------------------------------------------- data (seeded)
@@ -136,6 +148,16 @@ def small_cases(threads: int) -> None:
     X = rng.normal(size=(2000, 64))
     Y = X @ rng.normal(size=(64, 64)) + rng.normal(size=(2000, 64))
     A = X[:300]
+    if DEVICE == "cpu":
+        Xo, Yo, Ao = X, Y, A
+    else:  # ours on the device; the timed call ends with its result on the host (a float) or
+        # with torch.cuda.synchronize (relative_projection, LatentAligner), see ``sync``
+        Xo, Yo, Ao = (torch.from_numpy(a).to(DEVICE) for a in (X, Y, A))
+
+    def sync(out):
+        if DEVICE != "cpu":
+            torch.cuda.synchronize()
+        return out
 
     def direct_relative() -> np.ndarray:
         Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
@@ -149,16 +171,24 @@ def small_cases(threads: int) -> None:
         res = (Xc / sx) @ (U @ Vt) * sy - Yc
         return float(np.sqrt((res**2).sum() / (Yc**2).sum()))
 
-    linear_cka(X[:100], Y[:100])  # warm-up
+    linear_cka(Xo[:100], Yo[:100])  # warm-up
     pairs = (
-        ("linear_cka_small_n2000_d64", lambda: linear_cka(X, Y), lambda: dense_feature_cka(X, Y)),
-        ("relative_small_n2000_d64_k300", lambda: relative_projection(X, A), direct_relative),
-        ("procrustes_small_n2000_d64", lambda: LatentAligner().fit(X, Y), direct_procrustes),
+        ("linear_cka_small_n2000_d64", lambda: linear_cka(Xo, Yo), lambda: dense_feature_cka(X, Y)),
+        (
+            "relative_small_n2000_d64_k300",
+            lambda: sync(relative_projection(Xo, Ao)),
+            direct_relative,
+        ),
+        (
+            "procrustes_small_n2000_d64",
+            lambda: sync(LatentAligner().fit(Xo, Yo)),
+            direct_procrustes,
+        ),
     )
     for case, ours, anchor in pairs:
         t_ours, t_anchor = _best(ours), _best(anchor)
         print(
-            f"BENCH {case} ours={t_ours:.4f} anchor={t_anchor:.4f} ratio={t_anchor / t_ours:.2f}",
+            f"BENCH {tag(case)} ours={t_ours:.4f} anchor={t_anchor:.4f} ratio={t_anchor / t_ours:.2f}",
             flush=True,
         )
 
@@ -209,16 +239,23 @@ def measure(job: dict) -> dict:
 
     repgeo.neighbors._faiss()
     X, Y = np.load(job["X"]), np.load(job["Y"])
+    device = job.get("device", "cpu")
+    if device != "cpu" and job["what"].startswith("ours"):
+        X, Y = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
+        _run(job, X[:256], Y[:256])  # warm-up: CUDA context and kernels outside the clock
+        torch.cuda.synchronize()
     base = _reset_peak()
     with threadpool_limits(job["threads"]):
         t0 = time.perf_counter()
         value = _run(job, X, Y)
+        if device != "cpu":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
         "value": value,
         "extra_peak_mb": _extra_peak_mb(base),
-        "input_mb": (X.nbytes + Y.nbytes) / 2**20,
+        "input_mb": (X.nbytes + Y.nbytes) / 2**20,  # tensors have .nbytes too
     }
 
 
@@ -243,6 +280,7 @@ def _run(job: dict, X, Y):
 
 def run_job(data: tuple[str, str], **job) -> dict:
     job["X"], job["Y"] = data
+    job.setdefault("device", DEVICE)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
         return ex.submit(measure, job).result()
 
@@ -282,28 +320,19 @@ print(json.dumps({"seconds": sec, "value": float(v), "extra_peak_mb": max(status
 
 
 def ensure_peer() -> str | None:
-    """Create .peers/latentis on first use; return None when it works, else the reason."""
+    """Build .peers/latentis on first use (``scripts/peers.sh latentis``: the pinned versions of
+    ``benchmarks/peers/latentis.txt``, as ``make peers`` does); None when it works, else why."""
     py = PEER / "bin" / "python"
     if not py.exists():
-        try:
-            subprocess.run(
-                [sys.executable, "-m", "venv", str(PEER)], check=True, capture_output=True
-            )
-            subprocess.run(
-                [
-                    str(PEER / "bin" / "pip"),
-                    "install",
-                    "-q",
-                    "-c",
-                    str(ROOT / "constraints.txt"),
-                    "latentis",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=1800,
-            )
-        except Exception as exc:
-            return f"could not install latentis: {exc}"
+        proc = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "peers.sh"), "latentis"],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if not py.exists():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+            return f"could not build .peers/latentis (make peers): {' '.join(tail)}"
     probe = subprocess.run(
         [str(py), "-c", "import latentis.measure.functional.cka"], capture_output=True, text=True
     )
@@ -359,7 +388,7 @@ def similarity_case(
     ours = run_job(data, what="ours_similarity", k=k, threads=threads)
     anchor = run_job(data, what="dense_similarity", k=k, block=block, threads=threads)
     o, a = ours["value"], anchor["value"]
-    bench_line(case, ours, anchor)
+    bench_line(tag(case), ours, anchor)
     print(
         f"  {case}: n={n} d={d} k={k}; ours jaccard={o['jaccard']:.6f} mrr={o['mrr']:.6f} cosine={o['cosine']:.6f}; "
         f"anchor jaccard={a['jaccard']:.6f} mrr={a['mrr']:.6f} cosine={a['cosine']:.6f}; "
@@ -372,7 +401,7 @@ def cka_case(tmp: str, case: str, what_anchor: str, n: int, d: int, threads: int
     data = saved(tmp, "cka", n, d)
     ours = run_job(data, what="ours_linear_cka", threads=threads)
     anchor = run_job(data, what=what_anchor, threads=threads)
-    bench_line(case, ours, anchor)
+    bench_line(tag(case), ours, anchor)
     print(
         f"  {case}: n={n} d={d}; ours CKA={ours['value']:.8f} anchor CKA={anchor['value']:.8f} |diff|={abs(ours['value'] - anchor['value']):.1e}",
         flush=True,
@@ -400,7 +429,7 @@ def latentis_cases(tmp: str, n: int, d: int, threads: int) -> None:
             continue
         what = "ours_linear_cka" if kind == "linear" else "ours_rbf_cka"
         ours = run_job(data, what=what, threads=threads, sigma=sigma)
-        bench_line(case, ours, peer, extra=" (latentis: dense n×n kernels, H K H centring)")
+        bench_line(tag(case), ours, peer, extra=" (latentis: dense n×n kernels, H K H centring)")
         print(
             f"  {case}: n={n} d={d}{f' σ={sigma:.4f} (shared)' if kind == 'rbf' else ''}; ours CKA={ours['value']:.8f} "
             f"latentis CKA={peer['value']:.8f} |diff|={abs(ours['value'] - peer['value']):.1e}",
@@ -409,8 +438,11 @@ def latentis_cases(tmp: str, n: int, d: int, threads: int) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    global DEVICE
+    p = add_common_args(
+        argparse.ArgumentParser(description=__doc__.split("\n")[0]),
+        quick_help="small sizes (smoke test)",
+    )
     p.add_argument("--threads", type=int, default=1, help="threads for both sides (default 1)")
     p.add_argument(
         "--skip-200k", action="store_true", help="leave out the (long) 200k retrieval case"
@@ -422,6 +454,10 @@ def main() -> None:
         help="run only these cases ('latentis' = the peer cases)",
     )
     args = p.parse_args()
+    device = device_or_skip(args.device, "benchmarks/latent.py")
+    if device is None:
+        return
+    DEVICE = device
     t = args.threads
     with tempfile.TemporaryDirectory(prefix="repgeo-bench-latent-") as tmp:
         if args.quick:

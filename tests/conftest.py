@@ -30,6 +30,34 @@ def _close_figures():
         plt.close("all")
 
 
+HAS_CUDA = torch.cuda.is_available()
+
+# The devices a public-API test runs on: CPU always, CUDA when there is one. Each CUDA case
+# carries the ``cuda`` marker (``pytest -m cuda`` selects them: scripts/device-check.sh) and
+# skips, rather than disappears, on a machine without a GPU.
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")],
+    ),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each available device in turn (``cpu``; ``cuda`` when present, else skipped)."""
+    return torch.device(request.param)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that exercise CUDA by name (``test_cuda_*``, ``..._cuda``) get the ``cuda`` marker
+    too, so ``pytest -m cuda`` runs every GPU test of the suite, not only the parametrised ones."""
+    for item in items:
+        if "cuda" in item.name.lower() and item.get_closest_marker("cuda") is None:
+            item.add_marker(pytest.mark.cuda)
+
+
 @pytest.fixture
 def rng():
     import numpy as np
