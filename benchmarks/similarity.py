@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,19 +66,17 @@ def data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def ensure_peer() -> str | None:
     py = PEER / "bin" / "python"
-    if not py.exists():
+    if not py.exists():  # the pinned venv of `make peers` (benchmarks/peers/rsatoolbox.txt)
         try:
             subprocess.run(
-                [sys.executable, "-m", "venv", str(PEER)], check=True, capture_output=True
-            )
-            subprocess.run(
-                [str(PEER / "bin" / "pip"), "install", "-q", "rsatoolbox"],
+                ["bash", str(ROOT / "scripts" / "peers.sh"), "rsatoolbox"],
                 check=True,
                 capture_output=True,
-                timeout=1800,
+                text=True,
+                timeout=3600,
             )
         except Exception as exc:
-            return f"could not install rsatoolbox: {exc}"
+            return f"could not build .peers/rsatoolbox (scripts/peers.sh rsatoolbox): {exc}"
     probe = subprocess.run([str(py), "-c", "import rsatoolbox"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"rsatoolbox does not import: {probe.stderr.strip().splitlines()[-1:]}"
