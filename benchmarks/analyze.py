@@ -257,7 +257,12 @@ def analyze_embeddings_case(args, dev: str) -> None:
         np.savez(Path(tmp) / "emb.npz", **layers, y=y)
         del layers
         run = Path(tmp) / "run"
-        o = once(lambda: analyze(Path(tmp) / "emb.npz", labels="y", out=run, device=dev))
+        overrides = None if args.n_boot is None else {"similarity": {"n_boot": args.n_boot}}
+        o = once(
+            lambda: analyze(
+                Path(tmp) / "emb.npz", labels="y", out=run, device=dev, config_overrides=overrides
+            )
+        )
         report(f"analyze-{n}x{d}x{n_layers}", o, None, "<= 120 s on 2 CPU cores (full size)")
         print(f"  panels (s): {_manifest_seconds(run)}", flush=True)
 
@@ -299,6 +304,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=None, help="timed runs of the extract cases")
     ap.add_argument(
         "--only", default="", help="comma-separated: extract, minilm-extract, analyze, minilm"
+    )
+    ap.add_argument(
+        "--n-boot",
+        type=int,
+        default=None,
+        help="[similarity] n_boot of the analyze-embeddings case (default: the full config's 50; "
+        "0 skips the CKA intervals, which dominate at 768 features)",
     )
     args = ap.parse_args()
     args.repeat = args.repeat or (2 if args.quick else 3)
