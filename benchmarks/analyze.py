@@ -36,6 +36,7 @@ Usage::
     .venv/bin/python benchmarks/analyze.py --quick
     .venv/bin/python benchmarks/analyze.py                   # full sizes (several minutes)
     .venv/bin/python benchmarks/analyze.py --device cuda     # extraction and analyze on the GPU
+    .venv/bin/python benchmarks/analyze.py --only analyze --n-boot 0   # without the CKA intervals
 """
 
 from __future__ import annotations
