@@ -238,3 +238,21 @@ def test_bad_input():
         compare_with_intervals(X, X, measures="linear_cka")
     with pytest.raises(ValueError, match="at least one"):
         compare_with_intervals(X, X, measures=())
+
+
+@pytest.mark.parametrize("shape", [(60, 90, 40), (200, 5, 7)])  # Gram form, covariance form
+def test_linear_cka_alone_equals_the_shared_qr_path(shape):
+    # asked alone, linear CKA takes GEMMs instead of the joint QR + SVDs: same resamples, so the
+    # same estimate and interval as when it shares the QR with the CCA family
+    n, p, q = shape
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n, p))
+    Y = np.tanh(X[:, :3] @ rng.normal(size=(3, q))) + 0.5 * rng.normal(size=(n, q))
+    alone = compare_with_intervals(X, Y, measures=("linear_cka",), n_boot=15, random_state=1)
+    shared = compare_with_intervals(
+        X, Y, measures=("linear_cka", "mean_cca"), n_boot=15, random_state=1
+    )
+    for key in ("estimate", "low", "high"):
+        assert alone["linear_cka"][key] == pytest.approx(shared["linear_cka"][key], abs=1e-12)
+    with pytest.raises(ValueError, match="zero variance"):
+        compare_with_intervals(np.ones((n, p)), Y, measures=("linear_cka",), n_boot=5)
