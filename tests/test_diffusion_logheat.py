@@ -167,3 +167,41 @@ def test_heat_geodesics_eps_floor_is_honoured():
     with pytest.warns(SaturationWarning):
         _, info = heat_geodesic_distances(g, t, rows=np.array([0]), eps=1e-200, return_info=True)
     assert info["saturated_fraction"] == pytest.approx((ref <= math.log(1e-200)).mean())
+
+
+# ------------------------------------------------------------------ MDS speed-ups (issue 14 item 5)
+def test_classical_mds_lanczos_path_matches_a_dense_numpy_reference():
+    # n > 400 with 2 components takes ARPACK's Lanczos instead of a dense eigh
+    from scipy.spatial.distance import cdist
+
+    from repgeo.diffusion import classical_mds
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3)) * np.array([10.0, 3.0, 1.0])  # distinct principal variances
+    D = cdist(X, X)
+    Y = classical_mds(D, 2)
+    J = np.eye(600) - 1.0 / 600
+    w, U = np.linalg.eigh(-0.5 * J @ (D**2) @ J)
+    ref = U[:, ::-1][:, :2] * np.sqrt(w[::-1][:2])
+    for a in range(2):  # each axis up to its sign
+        s = np.sign(ref[:, a] @ Y[:, a])
+        np.testing.assert_allclose(Y[:, a], s * ref[:, a], atol=1e-8 * np.abs(ref).max())
+
+
+def test_smacof_guttman_transform_matches_the_explicit_b_matrix():
+    from repgeo.diffusion.mds import _smacof
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2))
+    D = torch.from_numpy(np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1)) * 1.3)
+    Y0 = torch.from_numpy(rng.normal(size=(80, 2)))
+    Y1, stress, it = _smacof(D, Y0.clone(), 1, 0.0)
+    # one Guttman step with B(Y) formed explicitly (de Leeuw 1977)
+    dY = torch.cdist(Y0, Y0)
+    R = torch.where(dY > 1e-12, D / dY.clamp_min(1e-12), torch.zeros_like(dY))
+    R.fill_diagonal_(0)
+    Bm = -R
+    Bm.diagonal().copy_(R.sum(1))
+    np.testing.assert_allclose(Y1.numpy(), (Bm @ Y0 / 80).numpy(), rtol=1e-12, atol=1e-12)
+    assert it == 1
+    assert stress < float(((dY - D) ** 2).sum() / 2)  # the majorisation step lowers the stress
