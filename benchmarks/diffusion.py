@@ -1,7 +1,8 @@
 """Benchmark repgeo.diffusion against its peers (separate virtual environments).
 
     .venv/bin/python benchmarks/diffusion.py            # full (tens of minutes on 2 cores)
-    .venv/bin/python benchmarks/diffusion.py --quick    # smoke version (about a minute)
+    .venv/bin/python benchmarks/diffusion.py --quick    # smoke version (a few minutes)
+    .venv/bin/python benchmarks/diffusion.py --device cuda --quick --baseline ../main/src
 
 Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor / ours``):
 
@@ -21,7 +22,14 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
     as O(n³) from n = 10,000 — no peer can run there), and its error against the exact value at
     n = 10,000 (``dse_slq_n10000``, anchor = exact).
 
-Every measurement runs in a fresh subprocess after a small warm-up call. Memory is the peak of the
+(d) Heat-geodesic accuracy at large n (``heat_spearman_n<N>``, N = 20,000 and 100,000): Swiss
+    roll, k = 5, ``t="auto"``, 300 sources; Spearman against the arc-length geodesics and the
+    saturated fraction, against the same call in ``--baseline SRC`` (an earlier source tree, e.g.
+    ``/path/to/main/src``; the log-domain series came after main's floor-at-1e-300 one). With
+    ``--baseline`` the DSE at n = 100,000 is also compared with it (``dse_slq_n100000_vs_baseline``).
+
+``--device cuda`` runs ours on the GPU (peers stay on the CPU); ``--only {heat,heat-large,dse}``
+runs one group. Every measurement runs in a fresh subprocess after a small warm-up call. Memory is the peak of the
 resident set size sampled every 2 ms during the measured call, minus its value at the start
 ("+MB over start"; ``ru_maxrss`` alone would hide allocations that reuse memory freed after the
 imports), and the process CPU time is printed too. All processes (ours and the peers') run single-threaded (``OMP/MKL/OPENBLAS_NUM_THREADS
@@ -118,17 +126,23 @@ import json, resource, sys, time, warnings
 import numpy as np, torch
 torch.set_num_threads(1)
 from repgeo.diffusion import build_graph, heat_geodesic_distances
-X = np.load(sys.argv[1]); rows = np.load(sys.argv[5]); mode = sys.argv[6]
-heat_geodesic_distances(build_graph(X[:100], k=5), 1.0)  # warm-up
+X = np.load(sys.argv[1]); rows = np.load(sys.argv[5]); mode = sys.argv[6]; dev = sys.argv[7]
+tt = sys.argv[4] if sys.argv[4] == "auto" else float(sys.argv[4])
+warnings.filterwarnings("ignore")
+heat_geodesic_distances(build_graph(X[:100], k=5, device=dev), 1.0)  # warm-up
+sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
-g = build_graph(X, k=int(sys.argv[3]))
-D, info = heat_geodesic_distances(g, float(sys.argv[4]), rows=None if mode == "full" else rows, return_info=True)
+g = build_graph(X, k=int(sys.argv[3]), device=dev)
+D, info = heat_geodesic_distances(g, tt, rows=None if mode == "full" else rows, return_info=True)
+sync()
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+D = D.cpu().numpy() if torch.is_tensor(D) else D
 np.save(sys.argv[2], D[rows] if mode == "full" else D)
 print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024,
-                  "order": info["order"], "saturated": info["saturated_fraction"]}))
+                  "order": info["order"], "saturated": info["saturated_fraction"], "t": info["t"],
+                  "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if dev == "cuda" else None}))
 """
 )
 
@@ -139,12 +153,15 @@ import json, resource, sys, time, warnings
 import numpy as np, torch
 torch.set_num_threads(1)
 from repgeo.diffusion import diffusion_spectral_entropy
-X = np.load(sys.argv[1]); kw = json.loads(sys.argv[2])
+X = np.load(sys.argv[1]); kw = json.loads(sys.argv[2]); dev = sys.argv[3]
+X = torch.from_numpy(X).to(dev) if dev == "cuda" else X
 diffusion_spectral_entropy(X[:200], **{**kw, "method": "exact"})  # warm-up
+sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mon = PeakRSS()
 t0, c0 = time.perf_counter(), time.process_time()
 r = diffusion_spectral_entropy(X, **kw)
+sync()
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 print(json.dumps({"value": r.entropy, "stderr": r.stderr, "sigma": r.sigma, "seconds": secs, "cpu": cpu, "method": r.method,
                   "info": r.info, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
@@ -160,9 +177,19 @@ ENV = {
 }
 
 
-def run(python: Path | str, script: str, *args: str, tmp: Path, timeout: float = 3600) -> dict:
+def run(
+    python: Path | str,
+    script: str,
+    *args: str,
+    tmp: Path,
+    timeout: float = 3600,
+    src: Path | None = None,
+) -> dict:
+    """Run ``script`` in a fresh process; ``src`` puts another repgeo source tree first on the
+    path (the ``--baseline`` anchor)."""
     path = tmp / f"script_{abs(hash(script))}.py"
     path.write_text(textwrap.dedent(script))
+    env = ENV if src is None else {**ENV, "PYTHONPATH": f"{src}:{ENV.get('PYTHONPATH', '')}"}
     try:
         res = subprocess.run(
             [str(python), str(path), *map(str, args)],
@@ -170,7 +197,7 @@ def run(python: Path | str, script: str, *args: str, tmp: Path, timeout: float =
             text=True,
             timeout=timeout,
             cwd=ROOT,
-            env=ENV,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
@@ -201,7 +228,7 @@ def mem(d: dict) -> str:
     return f"+{d['peak_extra_mb']:.0f} MB over start (ru_maxrss {d['maxrss_mb']:.0f} MB), CPU {d.get('cpu', float('nan')):.1f} s"
 
 
-def heat_cases(sizes: list[int], tmp: Path) -> None:
+def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
     from repgeo.data import swiss_roll
     from repgeo.diffusion import rowwise_correlation
 
@@ -223,7 +250,7 @@ def heat_cases(sizes: list[int], tmp: Path) -> None:
             else float("nan")
         )
         for mode in ("full", "rows"):
-            ours = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, mode, tmp=tmp)
+            ours = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, mode, dev, tmp=tmp)
             sp = (
                 rowwise_correlation(np.load(tmp / "ours.npy"), truth, rows=rows)
                 if "error" not in ours
@@ -238,7 +265,50 @@ def heat_cases(sizes: list[int], tmp: Path) -> None:
             )
 
 
-def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
+def heat_large_cases(sizes: list[int], tmp: Path, dev: str, baseline: Path | None) -> None:
+    """Heat-geodesic accuracy at large n (issue 14 item 2): Swiss roll, k = 5, ``t="auto"``,
+    distances from 300 sources to all points; Spearman against the arc-length geodesics and the
+    saturated fraction. The anchor is the same call in ``--baseline`` (an earlier source tree,
+    e.g. main's), if given."""
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import rowwise_correlation
+
+    for n in sizes:
+        roll = swiss_roll(n, random_state=0)
+        rows = np.sort(np.random.default_rng(1).choice(n, 300, replace=False))
+        truth = roll.geodesic_distances(rows)
+        xp, rp = tmp / f"roll{n}.npy", tmp / f"rows{n}.npy"
+        np.save(xp, roll.X)
+        np.save(rp, rows)
+        res = {}
+        for who, src in (("ours", None), ("baseline", baseline)):
+            if who == "baseline" and src is None:
+                res[who] = {"error": "no --baseline source tree given"}
+                continue
+            out = tmp / f"{who}{n}.npy"
+            r = run(OURS, OURS_HEAT, xp, out, 5, "auto", rp, "rows", dev, tmp=tmp, src=src)
+            if "error" not in r:
+                r["spearman"] = rowwise_correlation(np.load(out), truth, rows=rows)
+            res[who] = r
+
+        def desc(r: dict) -> str:
+            if "error" in r:
+                return "n/a"
+            return (
+                f"Spearman {r['spearman']:.4f}, saturated {r['saturated']:.3g}, t={r['t']:.3g}, "
+                f"order {r['order']}, peak RSS {mem(r)}"
+                + (f", GPU peak {r['gpu_peak_mb']:.0f} MB" if r.get("gpu_peak_mb") else "")
+            )
+
+        bench(
+            f"heat_spearman_n{n}",
+            res["ours"],
+            res["baseline"],
+            f"ours: {desc(res['ours'])}; baseline: {desc(res['baseline'])}",
+        )
+
+
+def dse_cases(sizes: list[int], big: int, tmp: Path, dev: str, baseline: Path | None) -> None:
     from repgeo.data import swiss_roll
     from repgeo.diffusion import gaussian_bandwidth
 
@@ -250,7 +320,9 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
         sigma = gaussian_bandwidth(X)
         xp = tmp / f"dse{n}.npy"
         np.save(xp, X)
-        ours = run(OURS, OURS_DSE, xp, json.dumps({"bandwidth": sigma, "method": "exact"}), tmp=tmp)
+        ours = run(
+            OURS, OURS_DSE, xp, json.dumps({"bandwidth": sigma, "method": "exact"}), dev, tmp=tmp
+        )
         peer = (
             run(PEERS["dse"], DSE_SCRIPT, xp, sigma, tmp=tmp)
             if PEERS["dse"].exists()
@@ -270,8 +342,10 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
     roll = swiss_roll(ref_n, random_state=3).X
     xp = tmp / f"slq{ref_n}.npy"
     np.save(xp, roll)
-    exact = run(OURS, OURS_DSE, xp, json.dumps({"bandwidth": "knn", "method": "exact"}), tmp=tmp)
-    approx = run(OURS, OURS_DSE, xp, json.dumps(slq_kw), tmp=tmp)
+    exact = run(
+        OURS, OURS_DSE, xp, json.dumps({"bandwidth": "knn", "method": "exact"}), dev, tmp=tmp
+    )
+    approx = run(OURS, OURS_DSE, xp, json.dumps(slq_kw), dev, tmp=tmp)
     if "error" not in exact and "error" not in approx:
         err = approx["value"] - exact["value"]
         bench(
@@ -287,7 +361,7 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
     roll_big = swiss_roll(big, random_state=4).X
     xp = tmp / f"slq{big}.npy"
     np.save(xp, roll_big)
-    approx = run(OURS, OURS_DSE, xp, json.dumps(slq_kw), tmp=tmp)
+    approx = run(OURS, OURS_DSE, xp, json.dumps(slq_kw), dev, tmp=tmp)
     anchor = (
         {"seconds": exact["seconds"] * (big / ref_n) ** 3}
         if "seconds" in exact
@@ -301,20 +375,52 @@ def dse_cases(sizes: list[int], big: int, tmp: Path) -> None:
         f"{approx.get('info', {}).get('edges')}; dropped mass {approx.get('info', {}).get('dropped_kernel_mass', float('nan')):.2e}; "
         f"peak RSS {mem(approx)}; anchor = exact at n={ref_n} scaled by (n/{ref_n})^3 (dense: {8 * big**2 / 1e9:.1f} GB for the kernel alone)",
     )
+    if baseline is not None:  # the same estimator in an earlier source tree (e.g. main)
+        before = run(OURS, OURS_DSE, xp, json.dumps(slq_kw), dev, tmp=tmp, src=baseline)
+        bench(
+            f"dse_slq_n{big}_vs_baseline",
+            approx,
+            before,
+            f"DSE ours {approx.get('value', float('nan')):.4f} ± {approx.get('stderr', float('nan')):.4f} "
+            f"(Lanczos steps {approx.get('info', {}).get('lanczos_steps_used')}, products "
+            f"{approx.get('info', {}).get('matvec_dtype', 'float64')}) vs baseline "
+            f"{before.get('value', float('nan')):.4f} ± {before.get('stderr', float('nan')):.4f}; "
+            f"peak RSS ours={mem(approx)} baseline={mem(before)}; baseline = {baseline}",
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke version")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where ours runs")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="an earlier repgeo source tree (its src/ folder) run as the anchor of the large-n cases",
+    )
+    ap.add_argument(
+        "--only", choices=("heat", "heat-large", "dse"), default=None, help="one group of cases"
+    )
     args = ap.parse_args()
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+    groups = {args.only} if args.only else {"heat", "heat-large", "dse"}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.quick:
-            heat_cases([500], tmp)
-            dse_cases([500, 1000], 5000, tmp)
+            if "heat" in groups:
+                heat_cases([500], tmp, args.device)
+            if "heat-large" in groups:
+                heat_large_cases([2000], tmp, args.device, baseline)
+            if "dse" in groups:
+                dse_cases([500, 1000], 5000, tmp, args.device, baseline)
         else:
-            heat_cases([2000, 10000], tmp)
-            dse_cases([2000, 10000], 100_000, tmp)
+            if "heat" in groups:
+                heat_cases([2000, 10000], tmp, args.device)
+            if "heat-large" in groups:
+                heat_large_cases([20_000, 100_000], tmp, args.device, baseline)
+            if "dse" in groups:
+                dse_cases([2000, 10000], 100_000, tmp, args.device, baseline)
 
 
 if __name__ == "__main__":

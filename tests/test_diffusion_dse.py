@@ -214,3 +214,41 @@ def test_large_n_sparse_estimator_honours_the_memory_budget(tmp_path):
     # the budget (half for the chunked neighbour lists, half for the search) plus the matrix
     # while it is built and symmetrised (36 bytes per entry); main: far above (see above)
     assert res["extra_mb"] < 768 + 36.0 * res["edges"] / 2**20 + 150, res
+
+
+# ----------------------------------------------------------------------------- issue 14 item 3
+def test_float32_sparse_products_agree_with_float64_and_the_exact_value(monkeypatch):
+    # from n = 20,000 the CPU sparse products run in float32; force that path on a small cloud
+    from repgeo.diffusion import entropy, gaussian_bandwidth
+
+    X = swiss_roll(700, random_state=1).X
+    sigma = gaussian_bandwidth(X, "knn")
+    ex = exact_dse(X, sigma, (1.0,))[0]
+    kw = dict(bandwidth=sigma, method="slq", operator="sparse", n_probes=16, random_state=0)
+    r64 = diffusion_spectral_entropy(X, **kw)
+    monkeypatch.setattr(entropy, "_F32_MIN_N", 0)
+    r32 = diffusion_spectral_entropy(X, **kw)
+    assert r32.info["matvec_dtype"] == "float32" and "matvec_dtype" not in r64.info
+    assert abs(r32.entropy - r64.entropy) < 1e-4 * r64.entropy  # rounding, not a new estimator
+    assert abs(r32.entropy - ex) < 3 * r32.stderr + 1e-3
+
+
+def test_adaptive_lanczos_steps_stop_early_and_stay_accurate():
+    from repgeo.diffusion import gaussian_bandwidth
+
+    X = swiss_roll(600, random_state=2).X
+    sigma = gaussian_bandwidth(X, "knn")
+    for t in (1.0, 3.0):
+        ex = exact_dse(X, sigma, (t,))[0]
+        r = diffusion_spectral_entropy(
+            X, t=t, bandwidth=sigma, method="slq", n_probes=16, lanczos_steps=200
+        )
+        used = r.info["lanczos_steps_used"]
+        assert 20 <= used < 200  # stopped by the convergence test, not the cap
+        assert r.info["quadrature_error"] <= 0.25 * r.info["probe_stderr"] + 1e-12
+        assert abs(r.entropy - ex) < 3 * r.stderr + 1e-3
+    # a cap below what the test wants is honoured, and the unconverged quadrature is reported
+    r = diffusion_spectral_entropy(
+        X, t=1.0, bandwidth=sigma, method="slq", n_probes=16, lanczos_steps=4
+    )
+    assert r.info["lanczos_steps_used"] == 4

@@ -8,15 +8,19 @@ geodesic distance. On a graph (Huguet et al. 2023)::
 with ``H = exp(-t L)`` and ``σ ≥ 0`` a regulariser (``σ = 0`` is pure Varadhan; ``σ = 1`` makes
 ``d(i, i) = 0``). The diagonal of the returned distances is set to 0.
 
-Kernel entries at or below ``eps`` are clamped, which *saturates* the distance at
-``sqrt(4t log(1/eps))``; the fraction of saturated pairs is reported. The floor depends on the
-backend. The exact (eigendecomposition) backend has an *absolute* rounding error of ~1e-16, so
-its floor is 1e-15. The Chebyshev and Krylov backends are polynomials of ``L``: an entry between
-nodes ``h`` hops apart is a sum of path contributions of that size, computed to good *relative*
-accuracy far below 1e-16, but exactly 0 beyond the polynomial degree ``K`` (``K``-hop
-locality). Their floor is therefore 1e-300 and what saturates is the pairs beyond ``K`` hops —
-by default ``K`` is at least the graph's hop diameter, so nothing saturates unless ``order`` is
-capped by the caller.
+A kernel entry that cannot be resolved *saturates*: its distance is computed at a floor and
+ties with the others there; the fraction of saturated pairs is reported (``saturated_fraction``
+in the info, a :class:`SaturationWarning` for connected pairs). The exact (eigendecomposition)
+backend has an *absolute* rounding error of ~1e-16, so it saturates entries below ``eps = 1e-15``
+(at ``sqrt(4t log(1/eps))``). The Chebyshev and Krylov backends are polynomials of ``L``: an
+entry between nodes ``h`` hops apart is a sum of path contributions of that size, computed to
+good *relative* accuracy, but exactly 0 beyond the polynomial degree ``K`` (``K``-hop locality).
+The default Chebyshev backend sums its series in the log domain
+(:func:`~repgeo.diffusion.heat.chebyshev_log_columns`), so entries far below the smallest
+float64 (``e^{-1000}`` and beyond: hundreds of hops on a large graph at a small ``t``) keep
+their logarithm, and its default order follows the real hop distances of the requested rows;
+it saturates only pairs it never reached (another component, a capped ``order``) or where the
+series had not converged. The Krylov backend's floor is 1e-300.
 
 The time ``t`` is in the unit of the graph's Laplacian (normalised by default, as in HeatGeo).
 ``t="auto"`` picks the knee (Kneedle; Satopää et al. 2011) of the heat-kernel spectral entropy
@@ -41,7 +45,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import to_numpy, to_torch
+from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
 from .._validation import (
     check_array,
     check_choice,
@@ -51,7 +55,7 @@ from .._validation import (
     torch_generator,
 )
 from .graph import DiffusionGraph, build_graph
-from .heat import _check_ts, _columns, heat_columns, resolve_method
+from .heat import _check_ts, _columns, chebyshev_log_columns, heat_columns, resolve_method
 from .mds import _classical, _smacof, farthest_point_sampling, landmark_placement
 from .spectral import slq
 
@@ -222,6 +226,43 @@ def _resolve_t(graph: DiffusionGraph, t: Any, random_state: Any) -> list[float]:
     return _check_distance_ts(t)
 
 
+def _log_heat_rows(
+    graph: DiffusionGraph,
+    ts: list[float],
+    rows: np.ndarray,
+    meth: str,
+    order: int | None,
+    eps: float | None,
+    info: dict[str, Any],
+):
+    """Yield ``(slice, [log H_t[:, rows[slice]]], [log floor])`` per column chunk; ``-inf``
+    marks a saturated entry, whose distance is computed at the floor.
+
+    The Chebyshev backend sums its series in the log domain: an entry is saturated only where
+    the series never reached it or did not converge there (or, when ``eps`` is given, below
+    ``eps``). The exact and Krylov backends return values; those at or below ``eps`` saturate."""
+    if meth != "chebyshev":
+        for sl, Hs in heat_columns(graph, ts, rows, method=meth, order=order, info=info):
+            logs = [torch.where(H > eps, torch.log(H.clamp_min(eps)), -math.inf) for H in Hs]
+            yield sl, logs, [math.log(eps)] * len(ts)
+        return
+    n = graph.n
+    dev = graph.device
+    size = chunk_rows(8.0 * n * (3 * len(ts) + 4) + n, maximum=max(len(rows), 1))
+    used = 0
+    for sl in iter_chunks(len(rows), size):
+        B = torch.zeros(n, sl.stop - sl.start, dtype=torch.float64, device=dev)
+        B[torch.as_tensor(rows[sl], device=dev), torch.arange(B.shape[1], device=dev)] = 1.0
+        logs, k, floors = chebyshev_log_columns(graph, B, ts, order=order)
+        used = max(used, k)
+        if eps is not None:
+            floors = [max(f, math.log(eps)) for f in floors]
+            for L in logs:
+                L.masked_fill_(L <= math.log(eps), -math.inf)
+        yield sl, logs, floors
+    info.update(method="chebyshev", order=int(used), lambda_max=graph.lambda_max())
+
+
 def _distance_rows(
     graph: DiffusionGraph,
     ts: list[float],
@@ -235,7 +276,7 @@ def _distance_rows(
     """(len(rows), n) heat-geodesic distances averaged over ``ts``, plus info."""
     n = graph.n
     meth = resolve_method(graph, method, len(rows))
-    if eps is None:
+    if eps is None and meth != "chebyshev":
         eps = _EPS[meth]
     diags = None
     if sigma > 0:
@@ -253,18 +294,20 @@ def _distance_rows(
     saturated = saturated_connected = 0
     comp = torch.as_tensor(graph.component_labels, device=graph.device)
     info: dict[str, Any] = {}
-    for sl, Hs in heat_columns(graph, ts, rows, method=meth, order=order, info=info):
+    sat_dist = [0.0 for _ in ts]
+    for sl, LHs, floors in _log_heat_rows(graph, ts, rows, meth, order, eps, info):
         r = torch.as_tensor(rows[sl], device=graph.device)
-        for k, (t, H) in enumerate(zip(ts, Hs)):
-            Ht = H.T  # (c, n): rows of H_t
-            low = Ht <= eps
+        for k, (t, LH, floor) in enumerate(zip(ts, LHs, floors)):
+            LHt = LH.T  # (c, n): log of rows of H_t
+            low = torch.isneginf(LHt)
             saturated += int(low.sum())
+            d2 = -4.0 * t * torch.where(low, floor, LHt)
             if graph.n_components > 1:
                 low &= comp[r][:, None] == comp[None, :]
             saturated_connected += int(low.sum())
-            d2 = -4.0 * t * torch.log(Ht.clamp_min(eps))
+            sat_dist[k] = max(sat_dist[k], math.sqrt(-4.0 * t * floor))
             if diags is not None:
-                dg = diags[k].clamp_min(eps)
+                dg = diags[k].clamp_min(eps if eps is not None else 1e-300)
                 d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
             out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
         out[torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0
@@ -273,9 +316,10 @@ def _distance_rows(
     if saturated_connected:
         notes.append(
             f"{100 * saturated_connected / total:.3g}% of the heat-geodesic distances between "
-            f"connected nodes saturated at sqrt(4t log(1/eps)) (the heat kernel fell below "
-            f"eps={eps:.3g}): they tie and understate the true distance. Use a larger t, or a "
-            "higher order if it was capped."
+            f"connected nodes saturated at {max(sat_dist):.4g} (the heat kernel fell below eps, "
+            "or the Chebyshev series did not reach or converge there within its order): they tie "
+            "and understate the true distance. Leave order and eps at their defaults (Chebyshev "
+            "backend), or use a larger t."
         )
     info.update(
         t=ts[0] if len(ts) == 1 else list(ts),
@@ -283,7 +327,7 @@ def _distance_rows(
         eps=eps,
         saturated_fraction=saturated / total,
         saturated_connected_fraction=saturated_connected / total,
-        saturated_distance=[math.sqrt(4.0 * t * math.log(1.0 / eps)) for t in ts],
+        saturated_distance=sat_dist,
         warnings=notes,
     )
     for msg in notes:

@@ -39,7 +39,13 @@ from .._validation import check_choice, check_positive_int, check_scalar
 from .graph import _MAX_EXACT, DiffusionGraph
 from .spectral import expm_krylov
 
-__all__ = ["chebyshev_coefficients", "chebyshev_order", "heat_kernel"]
+__all__ = [
+    "chebyshev_coefficients",
+    "chebyshev_log_columns",
+    "chebyshev_order",
+    "heat_kernel",
+    "log_ive",
+]
 
 _METHODS = ("auto", "exact", "chebyshev", "krylov")
 MAX_ORDER = 1000
@@ -135,6 +141,212 @@ def _chebyshev_apply(
         for o, c in zip(outs, coefs):
             o.add_(T1, alpha=float(c[j]))
     return outs
+
+
+def log_ive(z: float, K: int) -> np.ndarray:
+    """``log ive(k, z)`` for ``k = 0..K``, finite far beyond where ``ive`` underflows.
+
+    The ratios ``r_k = I_k(z) / I_{k-1}(z)`` come from the backward recurrence
+    ``r_k = 1 / (2k/z + r_{k+1})`` (stable; Miller's algorithm), so
+    ``log ive(k, z) = log ive(0, z) + Σ_{j ≤ k} log r_j``.
+    """
+    z = float(z)
+    out = np.full(K + 1, -np.inf)
+    out[0] = math.log(ive(0, z))
+    if z == 0.0 or K == 0:
+        return out
+    top = K + 60 + int(z)
+    r = 0.0
+    ratios = np.empty(top + 1)
+    for k in range(top, 0, -1):
+        r = 1.0 / (2.0 * k / z + r)
+        ratios[k] = r
+    out[1:] = out[0] + np.cumsum(np.log(ratios[1 : K + 1]))
+    return out
+
+
+_NEAR_LOG = math.log(1e-280)  # coefficients above this are summed directly, below in log blocks
+_BLOCK_SPAN = math.log(1e-250)  # dynamic range of one block of the log-domain tail
+_CONVERGED_LOG = math.log(1e-4)  # the last terms must be below this relative to an entry
+_CHECK_EVERY = 16  # steps between convergence checks once every node was reached
+
+
+def chebyshev_log_columns(
+    graph: DiffusionGraph,
+    B: torch.Tensor,
+    ts: Sequence[float],
+    *,
+    order: int | None = None,
+    tol: float = 1e-14,
+    min_order: int = 32,
+    max_order: int = 20_000,
+    margin: int = 10,
+) -> tuple[list[torch.Tensor], int, list[float]]:
+    """``log(exp(-t L) B)`` entrywise for indicator columns ``B``, without underflow.
+
+    The Chebyshev recurrence ``T_k`` is the same as :func:`heat_kernel`'s; only the sum
+    ``Σ_k c_k T_k`` changes. Coefficients above 1e-280 are summed directly. Beyond, ``c_k``
+    (which underflows float64 near ``k ≈ tφ + 30√(tφ) + ...``) is kept as a logarithm and the tail
+    is summed in blocks, each relative to its first coefficient (dynamic range 1e-250), so
+    entries of ``H_t`` far below 1e-308 — pairs hundreds of hops apart on a large graph — get
+    their logarithm to the recurrence's relative accuracy instead of saturating. An entry first
+    reached at step ``h`` (its hop distance) is dominated by the first block that reaches it
+    (later terms are smaller by ``(tφ/2h)^{Δk}``).
+
+    With ``order=None`` the recurrence runs until every node of each column's component has
+    been reached, ``margin`` steps more and at least the truncation order of the near field
+    (:func:`chebyshev_order`), then on (checked every 16 steps) until every entry passed the
+    convergence check below, capped at ``max_order``: the order adapts to the real hop
+    distances of the requested columns.
+
+    After the loop, an entry against which the last two terms ``c_K T_K``, ``c_{K-1} T_{K-1}``
+    are not negligible (relative ``1e-4``; beyond the hop distance and the near-field order the
+    terms decay at least geometrically, so they bound the truncated tail) is *not converged* and
+    returned as ``-inf``, like an entry that was never reached.
+
+    Parameters
+    ----------
+    graph : DiffusionGraph
+    B : Tensor of shape (n, b), float64
+        Indicator columns (one 1 per column), on the graph's device.
+    ts : sequence of float
+        Diffusion times, sharing one recurrence.
+    order : int, optional
+        Fixed Chebyshev order; default: adaptive (above).
+    tol, min_order : float, int
+        Truncation tolerance and smallest order of the near field (:func:`chebyshev_order`).
+    max_order : int, default=20000
+        Cap of the adaptive order.
+    margin : int, default=10
+        Steps beyond the farthest hop distance.
+
+    Returns
+    -------
+    logs : list of Tensor of shape (n, b)
+        ``log H_t[:, cols]`` per ``t``; ``-inf`` where a column never reached a node (another
+        component, or beyond a capped ``order``) or did not converge there.
+    order : int
+        The order used.
+    floors : list of float
+        ``log|c_K|`` per ``t`` at the order used: the resolution of the series, at which
+        :func:`~repgeo.diffusion.heat_geodesic_distances` saturates the ``-inf`` entries.
+
+    Examples
+    --------
+    On a cycle of 400 nodes ``H_t[0, d] = e^{-t} Σ_m I_{d+400m}(t)`` (normalised Laplacian):
+    the entry 200 hops away, about ``e^{-1043}``, far below the smallest float64, comes out with
+    its logarithm exact to ~1e-15.
+
+    >>> import numpy as np, torch
+    >>> from repgeo.diffusion.graph import DiffusionGraph
+    >>> from repgeo.diffusion.heat import chebyshev_log_columns, log_ive
+    >>> i = np.arange(400); j = (i + 1) % 400
+    >>> g = DiffusionGraph(np.r_[i, j], np.r_[j, i], np.ones(800), 400)
+    >>> B = torch.zeros(400, 1, dtype=torch.float64); B[0, 0] = 1.0
+    >>> (L,), order, _ = chebyshev_log_columns(g, B, [2.0])
+    >>> ref = np.logaddexp(log_ive(2.0, 200)[200], log_ive(2.0, 200)[200])  # I_{200} twice (m=0, -1)
+    >>> order, bool(abs(L[200, 0].item() - ref) < 1e-12 * abs(ref))
+    (210, True)
+    """
+    dev = B.device
+    phi = graph.lambda_max() / 2.0
+    near_order = max(chebyshev_order(t, phi, tol=tol, min_order=min_order) for t in ts)
+    K = int(order) if order is not None else int(max_order)
+    logc = [log_ive(t * phi, K) + math.log(2.0) for t in ts]  # log|c_k| for k >= 1
+    for lc, t in zip(logc, ts):
+        lc[0] = math.log(ive(0, t * phi))
+    if graph.laplacian == "normalized":
+
+        def xmul_into(V: torch.Tensor, out: torch.Tensor, scale: float) -> torch.Tensor:
+            AV = graph.matmul(V, normalize="symmetric")
+            return out.add_(V, alpha=scale * (1.0 / phi - 1.0)).add_(AV, alpha=-scale / phi)
+    else:
+        deg = graph._degrees_t()
+
+        def xmul_into(V: torch.Tensor, out: torch.Tensor, scale: float) -> torch.Tensor:
+            xV = (deg[:, None] * V - graph.matmul(V)) / phi - V
+            return out.add_(xV, alpha=scale)
+
+    # how many nodes each column must reach: the size of its source's component
+    cols = B.argmax(0).cpu().numpy()
+    sizes = np.bincount(graph.component_labels)[graph.component_labels[cols]]
+    need = torch.as_tensor(sizes, device=dev)
+    reached = B != 0
+    near = [torch.zeros_like(B) for _ in ts]  # directly summed terms
+    logs: list[torch.Tensor | None] = [None for _ in ts]  # log of the closed part of the sum
+    block: list[Any] = [None for _ in ts]  # (log scale, accumulator) of the open tail block
+
+    def merged(i: int) -> torch.Tensor:
+        """log of near + closed blocks + the open block (a new tensor; nothing is closed)."""
+        L = logs[i]
+        if L is None:
+            S = near[i]
+            L = torch.where(S > 0, torch.log(S), -math.inf)
+        if block[i] is None:
+            return L
+        g, A = block[i]
+        logA = g + torch.log(A.abs())
+        rel = torch.sign(A) * torch.exp(logA - L)  # A relative to the sum so far (inf: new)
+        fin = torch.isfinite(L)
+        # a relative change below -1 + 1e-3 is a cancellation the float64 sum cannot resolve
+        upd = torch.where(rel > -1.0 + 1e-3, L + torch.log1p(rel.clamp_min(-1.0 + 1e-3)), -math.inf)
+        return torch.where(fin, upd, torch.where(A > 0, logA, -math.inf))
+
+    def add(i: int, k: int, T: torch.Tensor) -> None:
+        lc = logc[i][k]
+        sign = -1.0 if k % 2 else 1.0
+        if lc > _NEAR_LOG:
+            near[i].add_(T, alpha=sign * math.exp(lc))
+            return
+        if block[i] is None or lc - block[i][0] < _BLOCK_SPAN:
+            if block[i] is not None or logs[i] is None:
+                logs[i] = merged(i)
+            block[i] = (lc, torch.zeros_like(T))
+        block[i][1].add_(T, alpha=sign * math.exp(lc - block[i][0]))
+
+    def unconverged(i: int, L: torch.Tensor, T0: torch.Tensor, T1: torch.Tensor, k: int):
+        """Entries against which the last two terms are not negligible (relative 1e-4)."""
+        last = torch.log(torch.maximum(T1.abs(), T0.abs()))
+        return last + float(max(logc[i][k], logc[i][k - 1])) > L + _CONVERGED_LOG
+
+    T0 = B.clone()
+    for i in range(len(ts)):
+        add(i, 0, T0)
+    T1 = xmul_into(B, torch.zeros_like(B), 1.0)
+    for i in range(len(ts)):
+        add(i, 1, T1)
+    reached |= T1 != 0
+    done_at = None
+    k = 1
+    while k < K:
+        k += 1
+        T0, T1 = T1, xmul_into(T1, T0.neg_(), 2.0)
+        for i in range(len(ts)):
+            add(i, k, T1)
+        if order is None:
+            if done_at is None:
+                # every step: the support of T_k is not monotone in k (on a cycle with the
+                # combinatorial Laplacian T_k e_j lives on the two nodes k hops away only)
+                reached |= T1 != 0
+                if k % 8 == 0 and bool((reached.sum(0) >= need).all()):
+                    done_at = k
+            start = max(done_at + margin, near_order) if done_at is not None else K
+            if (
+                k >= start
+                and (k - start) % _CHECK_EVERY == 0
+                and not any(
+                    bool(unconverged(i, merged(i), T0, T1, k).any()) for i in range(len(ts))
+                )
+            ):
+                break
+    out = []
+    for i in range(len(ts)):
+        L = merged(i)
+        # a-posteriori truncation check: beyond the hop distance and the near-field order the
+        # terms decay at least geometrically (|T_k| <= 1 and c_k falls like 1/k!), so the last
+        # two bound what was cut off; an entry they are not negligible against is saturated
+        out.append(L.masked_fill_(unconverged(i, L, T0, T1, k), -math.inf))
+    return out, k, [float(lc[k]) for lc in logc]
 
 
 def _check_ts(t: Any) -> list[float]:
