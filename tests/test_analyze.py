@@ -245,3 +245,63 @@ def test_runner_records_inputs_and_refuses_changed_ones(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a file"):
         run_study(study, tmp_path / "r2", device="cpu", inputs={"data": tmp_path / "nope"})
     assert not (tmp_path / "r2").exists()
+
+
+TOKEN_NETS = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.enc = nn.Linear(8, 8)
+
+    def forward(self, ids):
+        return self.enc(self.emb(ids)).mean(1)
+
+
+def build():
+    torch.manual_seed(0)
+    return Net()
+"""
+
+
+def test_integer_inputs_are_token_ids_and_unreadable_inputs_are_refused_up_front(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "tok_nets_for_repgeo.py").write_text(TOKEN_NETS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 50, (40, 6))
+    np.savez(tmp_path / "ids.npz", X=ids, y=np.arange(40) % 2)
+    analyze(model="tok_nets_for_repgeo:build", data=tmp_path / "ids.npz", labels="y",
+            out=tmp_path / "r", quick=True)  # fmt: skip
+    # the layer's embeddings are those of the model on the integer ids (no float conversion)
+    import importlib
+
+    import torch
+
+    net = importlib.import_module("tok_nets_for_repgeo").build().eval()
+    with torch.no_grad():
+        want = net.enc(net.emb(torch.from_numpy(ids))).mean(1).numpy()
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert "geometry" not in manifest["stages"]  # token ids are not a vector space
+    got = np.load(tmp_path / "r" / "arrays" / "embeddings.npz")
+    layer = [k for k in got.files if "enc" in k]
+    assert layer, got.files
+    np.testing.assert_allclose(got[layer[0]].reshape(40, 6, 8).mean(1), want, rtol=1e-5, atol=1e-6)
+    # float inputs to the same model: refused before anything is written, naming the cause
+    np.savez(tmp_path / "floats.npz", X=ids.astype(np.float32), y=np.arange(40) % 2)
+    with pytest.raises(
+        ValueError, match=r"cannot read the inputs of floats.npz.*Nothing was written"
+    ):
+        analyze(model="tok_nets_for_repgeo:build", data=tmp_path / "floats.npz", labels="y",
+                out=tmp_path / "r2", quick=True)  # fmt: skip
+    assert not (tmp_path / "r2").exists()
+    np.savez(tmp_path / "neg.npz", X=ids - 100, y=np.arange(40) % 2)
+    with pytest.raises(ValueError, match="token ids and must be >= 0"):
+        analyze(model="tok_nets_for_repgeo:build", data=tmp_path / "neg.npz", labels="y",
+                out=tmp_path / "r3", quick=True)  # fmt: skip
+    assert not (tmp_path / "r3").exists()

@@ -726,7 +726,10 @@ class _Batches:
         else:
             if isinstance(X, (list, tuple)) and len(X) == 0:
                 raise ValueError("inputs is empty; expected at least one sample.")
-            X = check_array(X, name="X", ndim=None, shape_hint="(n_samples, ...)")
+            if not (isinstance(X, torch.Tensor) and X.dtype in (torch.int32, torch.int64)):
+                # an int32/int64 *tensor* is token ids and stays integer (an nn.Embedding reads
+                # it); arrays and other dtypes (uint8 pixels) are numeric inputs made floats
+                X = check_array(X, name="X", ndim=None, shape_hint="(n_samples, ...)")
             if X.ndim < 2:
                 raise ValueError(
                     f"X must be a 2-D array of shape (n_samples, n_features) or images (n_samples, "

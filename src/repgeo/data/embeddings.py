@@ -120,7 +120,8 @@ class ModelInputs:
 
     Attributes
     ----------
-    kind : {"text", "array", "images"}
+    kind : {"text", "array", "tokens", "images"}
+        ``"tokens"``: an integer ``.npy``/``.npz`` (token ids, kept as int64).
     data : list of str, or ndarray
         Sentences, or arrays of shape (n, ...) (images: (n, C, H, W) in [0, 1]).
     y : ndarray or None
@@ -143,8 +144,19 @@ class ModelInputs:
         return len(self.data)
 
     @property
+    def model_input(self) -> Any:
+        """What the model is called on: token ids as an int64 tensor (so that extraction keeps
+        them integer), everything else as loaded."""
+        if self.kind == "tokens":
+            import torch
+
+            return torch.from_numpy(self.data)
+        return self.data
+
+    @property
     def continuous(self) -> bool:
-        """Whether the inputs live in a vector space (arrays, images), not token sequences."""
+        """Whether the inputs live in a vector space (float arrays, images), not token ids or
+        sentences."""
         return self.kind in ("array", "images")
 
 
@@ -733,7 +745,8 @@ def load_inputs(
 
     * a text file (``.txt``, or any suffix other than below) — sentences, one per line;
     * ``.npy`` — an array of inputs (n, ...); ``.npz`` — the array ``x_key`` (or the only one;
-      ``labels`` names a labels array in it);
+      ``labels`` names a labels array in it); integer arrays are token ids (kept as int64, no
+      geometry panel), float arrays continuous inputs (float32);
     * a folder — images (:func:`load_images`).
 
     Returns
@@ -767,7 +780,18 @@ def load_inputs(
                 f"{path.name}: inputs {key!r} must be a numeric array of shape (n_samples, ...); "
                 f"got {X.dtype} of shape {X.shape}."
             )
-        X = _layer(path, key, X.reshape(X.shape[0], -1), []).reshape(X.shape).astype(np.float32)
+        if X.dtype.kind in "iu":  # token ids (an nn.Embedding reads them): kept as integers
+            if X.size and int(X.min()) < 0:
+                raise ValueError(
+                    f"{path.name}: integer inputs {key!r} are read as token ids and must be >= 0; "
+                    f"the smallest is {int(X.min())}. Save continuous inputs as floats."
+                )
+            X = X.astype(np.int64)
+            kind = "tokens"
+        else:
+            X = _layer(path, key, X.reshape(X.shape[0], -1), []).reshape(X.shape)
+            X = X.astype(np.float32)
+            kind = "array"
         y = names = None
         if labels is not None:
             if labels not in arrays:
@@ -775,7 +799,7 @@ def load_inputs(
                     f"{path.name} has no labels array {labels!r} ({_closest(labels, list(arrays))})."
                 )
             y, names = _labels_array(f"{path.name}: labels {labels!r}", arrays[labels], len(X))
-        return ModelInputs("array", X, y, names, files, path)
+        return ModelInputs(kind, X, y, names, files, path)
     if suffix in (".safetensors", ".pt", ".pth", ".bin", ".pkl", ".pickle"):
         raise ValueError(
             f"{path.name}: --data takes a text file (one sentence per line), a .npy/.npz of inputs "

@@ -105,7 +105,7 @@ def _model(ctx: RunContext, cfg: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     Z = extract(
         lm.model,
-        inputs.data,
+        inputs.model_input,
         layers=layers,
         tokenizer=lm.tokenizer,
         pooling=cfg["pooling"],

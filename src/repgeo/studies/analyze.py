@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import load_embeddings, load_inputs, load_labels
-from ..features import POOLINGS, check_layer_names
+from ..features import POOLINGS, check_layer_names, extract
 from ..models import load_model_spec
 from ..panels import ANALYZE_PANELS, _analyze
 from ..runs import ConfigError, Study, run_study
@@ -88,6 +88,40 @@ def _abs(path: Any) -> str:
 def _inputs(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Input records for the runner, named by absolute path."""
     return {_abs(p): {"path": _abs(p), "sha256": d} for p, d in files.items()}
+
+
+def _preflight(
+    lm: Any,
+    inputs: Any,
+    layers: Sequence[str],
+    model: Any,
+    data: Any,
+    pooling: str,
+    max_length: int,
+) -> None:
+    """Run the model on the first two inputs before anything is written, so that inputs the
+    model cannot read (float token ids, a wrong image size, ...) are refused up front rather than
+    by a stage of a half-written run."""
+    try:
+        extract(
+            lm.model,
+            inputs.model_input[:2],
+            layers=list(layers),
+            tokenizer=lm.tokenizer,
+            pooling=pooling,
+            max_length=int(max_length) if inputs.kind == "text" else None,
+            batch_size=2,
+            device="cpu",
+            show_progress=False,
+        )
+    except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{model} cannot read the inputs of {Path(str(data)).name} ({inputs.kind}, first "
+            f"shaped {tuple(getattr(inputs.data, 'shape', (len(inputs.data),))[1:])}): "
+            f"{type(exc).__name__}: {first}. Nothing was written; check that --data holds what "
+            "the model's forward takes (token ids as integers, images at the model's size)."
+        ) from exc
 
 
 def prepare(
@@ -176,6 +210,9 @@ def prepare(
             f"{model} reads sentences; --data {Path(data).name} holds {inputs.kind}. Give a text "
             "file with one sentence per line."
         )
+    chosen = layers if layers else lm.default_layers()
+    check_layer_names(lm.model, chosen)
+    _preflight(lm, inputs, chosen, model, data, pooling, max_length)
     files = dict(lm.files)
     files.update(inputs.files)
     if label_file:
@@ -186,8 +223,6 @@ def prepare(
 
         files[_abs(label_file)] = sha256_file(label_file)
     has_labels = label_file is not None or inputs.y is not None
-    chosen = layers if layers else lm.default_layers()
-    check_layer_names(lm.model, chosen)
     spec_is_dir = Path(str(model)).is_dir()
     cfg = {
         "kind": "model",
