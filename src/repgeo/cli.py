@@ -13,7 +13,7 @@ import datetime as _dt
 import shlex
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -116,6 +116,29 @@ def studies() -> None:
         typer.echo(f"{name:<18} {study.summary}")
 
 
+def _run_to_report(run: Callable[[Callable[[str], None]], Path], resume_cmd: str) -> Path:
+    """Run ``run(log)`` (a run into a directory, returning its report) with the CLI's handling:
+    Ctrl-C prints the exact resume command and exits 130; a failed stage or report gets the
+    resume command as a note (then :func:`cli_errors` reports it)."""
+    try:
+        return run(lambda msg: console.print(f"  {escape(msg)}"))
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]interrupted[/yellow]: finished stages are kept; complete the run with\n"
+            f"  {escape(resume_cmd)}"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
+            exc.add_note(f"after fixing the cause, complete the run with: {resume_cmd}")
+        raise
+
+
+def _done(report: Path) -> None:
+    console.print(f"[green]done[/green]. Report: {escape(str(report.resolve()))}")
+    typer.echo(str(report.resolve()))
+
+
 def _resume_command(
     study: str, out: Path, seed: int, quick: bool, config: Path | None, device: str
 ) -> str:
@@ -177,8 +200,8 @@ def run(
             f"[bold]repgeo[/bold] running study [cyan]{escape(st.name)}[/cyan] into "
             f"{escape(str(out))}{' (quick)' if quick else ''}"
         )
-        try:
-            report = run_study(
+        report = _run_to_report(
+            lambda log: run_study(
                 st,
                 out,
                 seed=seed,
@@ -187,20 +210,11 @@ def run(
                 config_overrides=overrides,
                 resume=resume,
                 force=force,
-                log=lambda msg: console.print(f"  {escape(msg)}"),
-            )
-        except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted[/yellow]: finished stages are kept; complete the run with\n"
-                f"  {escape(resume_cmd)}"
-            )
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
-                exc.add_note(f"after fixing the cause, complete the run with: {resume_cmd}")
-            raise
-    console.print(f"[green]done[/green]. Report: {escape(str(report.resolve()))}")
-    typer.echo(str(report.resolve()))
+                log=log,
+            ),
+            resume_cmd,
+        )
+    _done(report)
 
 
 @app.command()
@@ -344,8 +358,8 @@ def analyze(
             f"[bold]repgeo[/bold] analyzing [cyan]{escape(what)}[/cyan] into "
             f"{escape(str(out))}{' (quick)' if quick else ''}"
         )
-        try:
-            report = run_analyze(
+        report = _run_to_report(
+            lambda log: run_analyze(
                 embeddings,
                 out=out,
                 labels=labels,
@@ -362,20 +376,11 @@ def analyze(
                 config_overrides=overrides,
                 resume=resume,
                 force=force,
-                log=lambda msg: console.print(f"  {escape(msg)}"),
-            )
-        except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted[/yellow]: finished stages are kept; complete the run with\n"
-                f"  {escape(resume_cmd)}"
-            )
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if getattr(exc, "repgeo_stage", None) or isinstance(exc, _report_error()):
-                exc.add_note(f"after fixing the cause, complete the run with: {resume_cmd}")
-            raise
-    console.print(f"[green]done[/green]. Report: {escape(str(report.resolve()))}")
-    typer.echo(str(report.resolve()))
+                log=log,
+            ),
+            resume_cmd,
+        )
+    _done(report)
 
 
 def _parse_only(items: list[str]) -> dict[str, list[str]] | None:
