@@ -311,7 +311,7 @@ def main() -> None:
         type=int,
         default=None,
         help="[similarity] n_boot of the analyze-embeddings case (default: the full config's 50; "
-        "0 skips the CKA intervals, which dominate at 768 features)",
+        "0 skips the CKA intervals)",
     )
     args = ap.parse_args()
     args.repeat = args.repeat or (2 if args.quick else 3)
