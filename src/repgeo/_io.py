@@ -51,6 +51,7 @@ __all__ = [
     "atomic_write_text",
     "file_mode",
     "jsonable",
+    "load_npy",
     "load_npz",
     "read_bytes",
     "read_json",
@@ -328,6 +329,44 @@ def _check_npz_members(zf: zipfile.ZipFile, path: Path) -> None:
                     f"member {info.filename!r} declares shape {shape} ({need} bytes) but holds "
                     f"{info.file_size} bytes",
                 )
+
+
+def load_npy(path: str | os.PathLike, data: bytes | None = None) -> np.ndarray:
+    """Load a ``.npy`` file (never unpickles), its header checked against its size first.
+
+    ``data`` are the file's bytes when the caller has read (and hashed) them already. A file
+    that is not a ``.npy`` or whose size differs from what its header declares raises
+    :class:`DamagedFileError` before any array is allocated; an object array is refused
+    with ``ValueError``.
+    """
+    path = Path(path)
+    if data is None:
+        data = path.read_bytes()
+    try:
+        fh = io.BytesIO(data)
+        version = np.lib.format.read_magic(fh)
+        reader = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _fortran, dtype = reader(fh)
+        offset = fh.tell()
+    except (ValueError, EOFError, OSError) as exc:
+        raise DamagedFileError(path, f"it is not a valid .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path} holds an object array, which repgeo never unpickles; save numbers "
+            "(np.save(path, np.asarray(x, dtype=np.float32)))."
+        )
+    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    have = len(data) - offset
+    if have != need:
+        what = "truncated" if have < need else "longer than its header declares"
+        raise DamagedFileError(
+            path, f"{what}: shape {shape} of {dtype} needs {need} bytes, it holds {have}"
+        )
+    return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
 
 
 def load_npz(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, np.ndarray]:

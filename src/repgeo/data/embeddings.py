@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import DamagedFileError, load_npz, sha256_bytes
+from .._io import DamagedFileError, load_npy, load_npz, sha256_bytes
 
 __all__ = [
     "EMBEDDING_SUFFIXES",
@@ -170,32 +170,6 @@ def _read(path: Path) -> tuple[bytes, str]:
     return data, sha256_bytes(data)
 
 
-def _npy(path: Path, data: bytes) -> np.ndarray:
-    try:
-        fh = io.BytesIO(data)
-        version = np.lib.format.read_magic(fh)
-        reader = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _fortran, dtype = reader(fh)
-        offset = fh.tell()
-    except (ValueError, EOFError, OSError) as exc:
-        raise DamagedFileError(path, f"it is not a valid .npy file ({exc})") from None
-    if dtype.hasobject:
-        raise ValueError(
-            f"{path} holds an object array, which repgeo never unpickles; save numbers "
-            "(np.save(path, np.asarray(x, dtype=np.float32)))."
-        )
-    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    if len(data) - offset != need:
-        raise DamagedFileError(
-            path, f"shape {shape} of {dtype} needs {need} bytes, it holds {len(data) - offset}"
-        )
-    return np.load(io.BytesIO(data), allow_pickle=False)
-
-
 def _npz(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_npz(path)
@@ -232,7 +206,7 @@ def _arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
     if suffix == ".safetensors":
         return _safetensors(path, data)
     if suffix == ".npy":
-        return {path.stem: _npy(path, data)}
+        return {path.stem: load_npy(path, data)}
     raise ValueError(
         f"{path.name}: embeddings must be a .npz (one array per layer), a .safetensors file, a "
         f".npy or a directory of them; got {path.suffix or 'no suffix'!r}."
@@ -409,7 +383,7 @@ def load_labels(
     data, _ = _read(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        raw: Any = _npy(path, data)
+        raw: Any = load_npy(path, data)
     elif suffix == ".npz":
         arrays = _npz(path)
         if key is not None:
@@ -764,7 +738,7 @@ def load_inputs(
     files = {str(path): digest}
     if suffix in (".npy", ".npz"):
         if suffix == ".npy":
-            arrays = {"X": _npy(path, data)}
+            arrays = {"X": load_npy(path, data)}
             key = "X"
         else:
             arrays = _npz(path)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import to_numpy
-from .._io import DamagedFileError, load_npz
+from .._io import load_npy, load_npz
 from .._validation import check_array, check_labels
 from .base import Dataset, make_ids
 
@@ -81,32 +81,6 @@ def from_arrays(
     return Dataset(X=X, y=y, ids=ids, name=name, meta={"input_shape": shape})
 
 
-def _load_npy(path: Path) -> np.ndarray:
-    """A ``.npy`` file, its header checked against the file's size before anything is read."""
-    try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            reader = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _fortran, dtype = reader(fh)
-            offset = fh.tell()
-    except (ValueError, EOFError, OSError) as exc:
-        raise DamagedFileError(path, f"it is not a valid .npy file ({exc})") from None
-    if dtype.hasobject:
-        raise ValueError(f"{path.name} holds object arrays; repgeo never unpickles files.")
-    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    have = path.stat().st_size - offset
-    if have != need:
-        what = "truncated" if have < need else "longer than its header declares"
-        raise DamagedFileError(
-            path, f"{what}: shape {shape} of {dtype} needs {need} bytes, it holds {have}"
-        )
-    return np.load(path, allow_pickle=False)
-
-
 def load_arrays(
     path: str | os.PathLike, *, x_key: str = "X", y_key: str | None = "y", ids_key: str = "ids"
 ) -> Dataset:
@@ -120,7 +94,7 @@ def load_arrays(
         raise FileNotFoundError(f"array file {path} does not exist.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return from_arrays(_load_npy(path), name=path.stem)
+        return from_arrays(load_npy(path), name=path.stem)
     if suffix != ".npz":
         raise ValueError(f"array file must be .npy or .npz; got {path.name!r}.")
     data = load_npz(path)
