@@ -20,7 +20,7 @@ import numpy as np
 
 from .._backend import to_numpy
 from .._validation import check_array
-from ._style import new_figure
+from ._style import heatmap, new_figure
 
 __all__ = [
     "plot_cross_similarity",
@@ -88,20 +88,8 @@ def plot_cross_similarity(
     fig, ax = new_figure(
         1, 1, size=(max(3.4, 0.6 * len(cols) + 2.4), max(2.8, 0.45 * len(rows) + 1.8))
     )
-    im = ax.imshow(np.ma.masked_invalid(S), vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
-    if annotate and max(S.shape) <= 20:
-        lo = np.nanmin(S) if vmin is None else vmin
-        hi = np.nanmax(S) if vmax is None else vmax
-        mid = 0.5 * (lo + hi) if np.isfinite(lo) and np.isfinite(hi) else 0.5
-        for i in range(S.shape[0]):
-            for j in range(S.shape[1]):
-                v = S[i, j]
-                txt = "n/a" if not np.isfinite(v) else f"{v:.2f}"
-                colour = "black" if (not np.isfinite(v) or v > mid) else "white"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=7, color=colour)
+    heatmap(fig, ax, S, rows, cols, vmin=vmin, vmax=vmax, cmap=cmap, annotate=annotate,
+            aspect="auto")  # fmt: skip
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig
 

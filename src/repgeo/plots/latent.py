@@ -18,7 +18,7 @@ import numpy as np
 
 from .._backend import to_numpy
 from .._validation import check_array
-from ._style import new_figure
+from ._style import heatmap, new_figure
 
 __all__ = ["plot_similarity_matrices", "plot_similarity_matrix", "plot_stitching_matrices"]
 
@@ -70,21 +70,8 @@ def plot_similarity_matrix(
         fig, ax = new_figure(1, 1, size=(size + 0.8, max(2.8, 0.5 * S.shape[0] + 1.6)))
     else:
         fig = ax.figure
-    im = ax.imshow(np.ma.masked_invalid(S), vmin=vmin, vmax=vmax, cmap=cmap)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_yticks(range(S.shape[0]), names)
     cols = names if S.shape[1] == S.shape[0] else [str(j) for j in range(S.shape[1])]
-    ax.set_xticks(range(S.shape[1]), cols, rotation=45, ha="right")
-    if annotate and max(S.shape) <= 20:
-        lo = np.nanmin(S) if vmin is None else vmin
-        hi = np.nanmax(S) if vmax is None else vmax
-        mid = 0.5 * (lo + hi) if np.isfinite(lo) and np.isfinite(hi) else 0.5
-        for i in range(S.shape[0]):
-            for j in range(S.shape[1]):
-                v = S[i, j]
-                txt = "n/a" if not np.isfinite(v) else f"{v:.2f}"
-                color = "black" if (not np.isfinite(v) or v > mid) else "white"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=7, color=color)
+    heatmap(fig, ax, S, names, cols, vmin=vmin, vmax=vmax, cmap=cmap, annotate=annotate)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig
 
