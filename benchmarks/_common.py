@@ -1,4 +1,4 @@
-"""Shared command-line options of the benchmark scripts (``--quick``, ``--device``).
+"""Shared command-line options of the benchmark scripts (``--quick``, ``--device``) and timing.
 
 Each script runs as ``python benchmarks/<name>.py``, so this folder is first on ``sys.path`` and
 ``from _common import ...`` finds this module.
@@ -7,6 +7,9 @@ Each script runs as ``python benchmarks/<name>.py``, so this folder is first on 
 from __future__ import annotations
 
 import argparse
+import time
+
+import numpy as np
 
 DEVICES = ("cpu", "cuda")
 
@@ -45,3 +48,18 @@ def sync(device: str) -> None:
         import torch
 
         torch.cuda.synchronize()
+
+
+def timed(fn, repeat: int, sync=None) -> tuple[float, float, object]:
+    """Best and median wall time of ``fn()`` over ``repeat`` runs after one warm-up."""
+    out = fn()
+    if sync:
+        sync()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - t)
+    return min(times), float(np.median(times)), out

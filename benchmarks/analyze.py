@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from _common import timed
 from repgeo.features import extract
 from repgeo.studies.analyze import analyze
 
@@ -60,21 +61,6 @@ from repgeo.studies.analyze import analyze
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} CPUs"
-
-
-def timed(fn, repeat: int, sync=None) -> tuple[float, float, object]:
-    """Best and median wall time of ``fn()`` over ``repeat`` runs after one warm-up."""
-    out = fn()
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t)
-    return min(times), float(np.median(times)), out
 
 
 def once(fn) -> tuple[float, float, object]:

@@ -34,28 +34,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
 
+from _common import timed
 from repgeo._backend import chunk_rows, iter_chunks
 from repgeo.neighbors import knn
-
-
-def timed(fn, repeat: int, sync=None) -> tuple[float, float, object]:
-    """Best and median wall time of ``fn()`` over ``repeat`` runs after one warm-up."""
-    out = fn()
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t)
-    return min(times), float(np.median(times)), out
 
 
 def report(case: str, ours: tuple, anchor: tuple, *, bound: bool = False) -> None:
