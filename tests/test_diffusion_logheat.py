@@ -205,3 +205,62 @@ def test_smacof_guttman_transform_matches_the_explicit_b_matrix():
     np.testing.assert_allclose(Y1.numpy(), (Bm @ Y0 / 80).numpy(), rtol=1e-12, atol=1e-12)
     assert it == 1
     assert stress < float(((dY - D) ** 2).sum() / 2)  # the majorisation step lowers the stress
+
+
+# ----------------------------------------------------------------------------- fast CPU path
+@pytest.mark.parametrize("laplacian", ["normalized", "combinatorial"])
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_chebyshev_step_is_twice_the_shifted_laplacian_in_its_node_order(laplacian, self_loops):
+    from repgeo.diffusion import build_graph
+    from repgeo.diffusion.heat import ChebyshevStep
+
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    g = build_graph(X, k=6, laplacian=laplacian, self_loops=self_loops)
+    phi = g.lambda_max() / 2
+    step = ChebyshevStep(g, phi)
+    L = g.laplacian_dense().numpy()
+    M_ref = 2.0 * (L / phi - np.eye(g.n))  # the reference: the dense Laplacian
+    V = torch.from_numpy(np.random.default_rng(1).normal(size=(g.n, 7)))
+    Y0 = torch.from_numpy(np.random.default_rng(2).normal(size=(g.n, 7)))
+    inner = step.step_(step.to_inner(V), step.to_inner(Y0))  # M V - Y0 in the inner order
+    np.testing.assert_allclose(
+        step.to_outer(inner).numpy(), M_ref @ V.numpy() - Y0.numpy(), atol=1e-12
+    )
+    assert not np.array_equal(step.perm.numpy(), np.arange(g.n))  # it did reorder the nodes
+    np.testing.assert_array_equal(step.to_outer(step.to_inner(V)).numpy(), V.numpy())
+    with pytest.raises(ValueError, match="contiguous"):
+        step.addmul_(step.to_inner(V)[:, ::2], step.to_inner(V)[:, ::2])
+    with pytest.raises(ValueError, match="float64"):
+        step.addmul_(step.to_inner(V).float(), step.to_inner(V).float())
+
+
+def test_heat_geodesic_rows_do_not_depend_on_blocks_or_threads():
+    """Many column blocks (a small budget), two CPU worker threads or one: the same distances,
+    with d(i, i) = 0 in every block (a block after the first once zeroed the first's rows)."""
+    from repgeo._backend import memory_budget
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import build_graph
+
+    roll = swiss_roll(1500, random_state=0)
+    g = build_graph(roll.X, k=5)
+    rows = np.sort(np.random.default_rng(1).choice(1500, 70, replace=False))
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with memory_budget("1GB"):
+            one = heat_geodesic_distances(g, 10.0, rows=rows)  # one block per 128 columns
+        torch.set_num_threads(2)
+        with memory_budget("1GB"):
+            two = heat_geodesic_distances(g, 10.0, rows=rows)  # two blocks of 35, two threads
+        with memory_budget(f"{8 * 1500 * 9 * 8 + 1500 * 8}"):
+            many = heat_geodesic_distances(g, 10.0, rows=rows)  # blocks of a few columns
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    np.testing.assert_array_equal(one[np.arange(70), rows], 0.0)
+    np.testing.assert_array_equal(many[np.arange(70), rows], 0.0)
+    np.testing.assert_allclose(two, one, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(many, one, rtol=1e-9, atol=0)  # per-block orders differ
+    ref = heat_geodesic_distances(g, 10.0, rows=rows, method="exact")
+    ok = ref < np.sqrt(4 * 10.0 * np.log(1e6))  # H > 1e-6: the exact backend's error is 1e-16
+    np.testing.assert_allclose(one[ok], ref[ok], rtol=1e-8)

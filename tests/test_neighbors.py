@@ -4,7 +4,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 import repgeo.neighbors as nbr
-from repgeo._backend import memory_budget
+from repgeo._backend import cpu_workers, memory_budget
 from repgeo.neighbors import knn
 
 BACKENDS = ["torch", "faiss", "tree"]
@@ -253,7 +253,7 @@ def test_tiny_blocks_threads_and_reduced_precision_give_the_same_answer(rng):
     with memory_budget("64KB"):  # many blocks
         torch.set_num_threads(2)  # the CPU block loop runs on worker threads
         try:
-            assert nbr._workers(torch.device("cpu"), X.shape[0]) == 2
+            assert cpu_workers(torch.device("cpu"), -(-X.shape[0] // nbr._CPU_MAX_ROWS)) == 2
             got = knn(X, 6, backend="torch")
             assert torch.get_num_threads() == 2  # the worker pool restored the thread count
             from concurrent.futures import ThreadPoolExecutor

@@ -138,3 +138,36 @@ def test_set_memory_budget_parses_units():
         for value, expected in (("512MB", 512 * 2**20), ("2 GiB", 2 * 2**30), (4096.9, 4096)):
             set_memory_budget(value)
             assert set_memory_budget("1GB") == expected
+
+
+def test_map_blocks_keeps_order_bounds_work_in_flight_and_restores_threads():
+    import threading
+    import time
+
+    from repgeo._backend import map_blocks
+
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def fn(i):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        assert torch.get_num_threads() == 1  # workers run one-thread torch
+        time.sleep(0.01 * (i % 3))
+        with lock:
+            state["now"] -= 1
+        return i * i
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert list(map_blocks(fn, range(9), 2)) == [i * i for i in range(9)]
+        assert 1 <= state["most"] <= 2
+        assert torch.get_num_threads() == 2
+        assert list(map_blocks(lambda i: i + 1, [], 2)) == []
+        with pytest.raises(ZeroDivisionError):  # a worker's exception reaches the caller
+            list(map_blocks(lambda i: 1 // (i - 3), range(6), 2))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -210,3 +211,71 @@ def to_numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+# ----------------------------------------------------------------------------- CPU threads
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "saved": 1}
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Set torch's intra-op threads to 1 while worker threads run, then restore.
+
+    torch has no per-thread setting, so this is process-wide for the duration; concurrent users
+    share one save/restore (the last one out restores the count).
+    """
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["saved"])
+
+
+def cpu_workers(device: torch.device, n_blocks: int) -> int:
+    """Worker threads for a CPU block loop: one per torch thread, at most one per block; 1 on
+    accelerators (their kernels are already parallel)."""
+    if device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), int(n_blocks)))
+
+
+def map_blocks(fn: Any, items: Any, workers: int) -> Iterator[Any]:
+    """Yield ``fn(item)`` for every item, in order.
+
+    With ``workers > 1`` the items run on that many threads of one-thread torch (NumPy, SciPy's
+    sparse kernels and torch release the GIL), at most ``workers`` at a time, so the memory in
+    flight is ``workers`` blocks' worth: size the blocks with ``budget / workers``. Each result
+    must not depend on which thread computed it; then the output is the same as the serial loop.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        for it in items:
+            yield fn(it)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with one_torch_thread(), ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        todo = iter(items)
+        for it in todo:
+            pending.append(pool.submit(fn, it))
+            if len(pending) >= workers:
+                break
+        while pending:
+            res = pending.popleft().result()
+            nxt = next(todo, _DONE)
+            if nxt is not _DONE:
+                pending.append(pool.submit(fn, nxt))
+            yield res
+
+
+_DONE = object()

@@ -46,14 +46,12 @@ see ``_run_blocks``); ``backend="faiss"`` remains available.
 from __future__ import annotations
 
 import math
-import threading
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
-from ._backend import chunk_rows, iter_chunks
+from ._backend import chunk_rows, cpu_workers, iter_chunks, map_blocks
 from ._validation import check_array, check_choice, check_positive_int
 
 __all__ = ["knn"]
@@ -251,13 +249,6 @@ def _rows_per_block(bytes_per_row: float, device: torch.device) -> int:
     return chunk_rows(bytes_per_row, maximum=cap)
 
 
-def _workers(device: torch.device, m: int) -> int:
-    """Threads for the CPU block loop (one per torch thread; 1 on accelerators/small jobs)."""
-    if device.type != "cpu":
-        return 1
-    return max(1, min(torch.get_num_threads(), -(-m // _CPU_MAX_ROWS)))
-
-
 def _run_blocks(block: Any, slices: list[slice], workers: int) -> None:
     """Run ``block(sl)`` for every slice; on the CPU, ``workers`` threads of one-thread torch.
 
@@ -267,40 +258,8 @@ def _run_blocks(block: Any, slices: list[slice], workers: int) -> None:
     of one thread each (single-thread CPU time ≈ 2.8 s either way). Blocks write disjoint rows,
     and each block's result does not depend on the thread count, so the output is the same.
     """
-    if workers <= 1 or len(slices) <= 1:
-        for sl in slices:
-            block(sl)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with _one_torch_thread():
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(block, slices))
-
-
-_THREADS_LOCK = threading.Lock()
-_THREADS_STATE = {"users": 0, "saved": 1}
-
-
-@contextmanager
-def _one_torch_thread():
-    """Set torch's intra-op threads to 1 while any search's worker threads run, then restore.
-
-    torch has no per-thread setting, so this is process-wide for the duration of the search;
-    concurrent searches share one save/restore (the last one out restores the count).
-    """
-    with _THREADS_LOCK:
-        if _THREADS_STATE["users"] == 0:
-            _THREADS_STATE["saved"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS_STATE["users"] += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS_STATE["users"] -= 1
-            if _THREADS_STATE["users"] == 0:
-                torch.set_num_threads(_THREADS_STATE["saved"])
+    for _ in map_blocks(block, slices, workers):
+        pass
 
 
 # ----------------------------------------------------------------------------- search space
@@ -457,7 +416,7 @@ def _search_torch(
     esize = torch.finfo(dtype).bits // 8
     gathered = kk * _GROUP * 12 if group else 0
     bytes_per_row = esize * n_pad * 1.1 + gathered + 8 * 3 * kk * d + 8 * d
-    workers = _workers(device, m)
+    workers = cpu_workers(device, -(-m // _CPU_MAX_ROWS))
     rows = _rows_per_block(bytes_per_row * workers, device)
     gamma = 2.0 * (d + 8) * _unit_roundoff(dtype, device)
 

@@ -45,7 +45,15 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import chunk_rows, iter_chunks, to_numpy, to_torch
+from .._backend import (
+    chunk_rows,
+    cpu_workers,
+    get_memory_budget,
+    iter_chunks,
+    map_blocks,
+    to_numpy,
+    to_torch,
+)
 from .._validation import (
     check_array,
     check_choice,
@@ -55,11 +63,20 @@ from .._validation import (
     torch_generator,
 )
 from .graph import DiffusionGraph, build_graph
-from .heat import _check_ts, _columns, chebyshev_log_columns, heat_columns, resolve_method
+from .heat import (
+    ChebyshevStep,
+    _check_ts,
+    _columns,
+    chebyshev_log_columns,
+    heat_columns,
+    resolve_method,
+)
 from .mds import _classical, _smacof, farthest_point_sampling, landmark_placement
 from .spectral import slq
 
 _EPS = {"exact": 1e-15, "chebyshev": 1e-300, "krylov": 1e-300}
+_BLOCK_COLUMNS = 128  # source columns per Chebyshev block
+_MIN_BLOCK_COLUMNS = 16
 
 
 class SaturationWarning(UserWarning):
@@ -248,12 +265,26 @@ def _log_heat_rows(
         return
     n = graph.n
     dev = graph.device
-    size = chunk_rows(8.0 * n * (3 * len(ts) + 4) + n, maximum=max(len(rows), 1))
-    used = 0
-    for sl in iter_chunks(len(rows), size):
+    ChebyshevStep.of(graph, graph.lambda_max() / 2.0)  # built (and cached) before the threads
+    per_col = 8.0 * n * (3 * len(ts) + 6) + n
+    # blocks of at most 128 columns (each adapts its order to its own sources' hop distances),
+    # in an even number within half the budget, so two CPU workers run them side by side; the
+    # rule does not depend on the thread count or the device, nor do the results
+    size = min(_BLOCK_COLUMNS, chunk_rows(per_col, budget=get_memory_budget() // 2))
+    n_blocks = -(-len(rows) // size)
+    if n_blocks % 2 and len(rows) >= 2 * _MIN_BLOCK_COLUMNS:
+        n_blocks += 1
+    size = max(1, -(-len(rows) // n_blocks))
+    workers = cpu_workers(dev, n_blocks)
+
+    def block(sl: slice):
         B = torch.zeros(n, sl.stop - sl.start, dtype=torch.float64, device=dev)
         B[torch.as_tensor(rows[sl], device=dev), torch.arange(B.shape[1], device=dev)] = 1.0
-        logs, k, floors = chebyshev_log_columns(graph, B, ts, order=order)
+        return chebyshev_log_columns(graph, B, ts, order=order)
+
+    used = 0
+    slices = list(iter_chunks(len(rows), size))
+    for sl, (logs, k, floors) in zip(slices, map_blocks(block, slices, workers)):
         used = max(used, k)
         if eps is not None:
             floors = [max(f, math.log(eps)) for f in floors]
@@ -310,7 +341,7 @@ def _distance_rows(
                 dg = diags[k].clamp_min(eps if eps is not None else 1e-300)
                 d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
             out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
-        out[torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0
+        out[sl][torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0  # d(i, i)
     total = max(len(ts) * len(rows) * n, 1)
     notes = []
     if saturated_connected:
