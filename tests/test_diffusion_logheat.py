@@ -222,10 +222,14 @@ def test_chebyshev_step_is_twice_the_shifted_laplacian_in_its_node_order(laplaci
     M_ref = 2.0 * (L / phi - np.eye(g.n))  # the reference: the dense Laplacian
     V = torch.from_numpy(np.random.default_rng(1).normal(size=(g.n, 7)))
     Y0 = torch.from_numpy(np.random.default_rng(2).normal(size=(g.n, 7)))
-    inner = step.step_(step.to_inner(V), step.to_inner(Y0))  # M V - Y0 in the inner order
+    for k, sg in ((0, 1.0), (1, -1.0)):  # P_{k+1} = P_{k-1} ± M P_k, in the inner order
+        inner = step.next_(step.to_inner(V), step.to_inner(Y0), k)
+        want = Y0.numpy() + sg * (M_ref @ V.numpy())
+        np.testing.assert_allclose(step.to_outer(inner).numpy(), want, atol=1e-12)
     np.testing.assert_allclose(
-        step.to_outer(inner).numpy(), M_ref @ V.numpy() - Y0.numpy(), atol=1e-12
+        step.to_outer(step.first(step.to_inner(V))).numpy(), 0.5 * M_ref @ V.numpy(), atol=1e-12
     )
+    assert [step.sign(k) for k in range(6)] == [1, 1, -1, -1, 1, 1]
     assert not np.array_equal(step.perm.numpy(), np.arange(g.n))  # it did reorder the nodes
     np.testing.assert_array_equal(step.to_outer(step.to_inner(V)).numpy(), V.numpy())
     with pytest.raises(ValueError, match="contiguous"):
@@ -264,3 +268,23 @@ def test_heat_geodesic_rows_do_not_depend_on_blocks_or_threads():
     ref = heat_geodesic_distances(g, 10.0, rows=rows, method="exact")
     ok = ref < np.sqrt(4 * 10.0 * np.log(1e6))  # H > 1e-6: the exact backend's error is 1e-16
     np.testing.assert_allclose(one[ok], ref[ok], rtol=1e-8)
+
+
+def test_eccentricity_estimate_is_exact_on_paths_and_a_lower_bound_elsewhere():
+    from scipy.sparse.csgraph import shortest_path
+
+    from repgeo.diffusion import build_graph
+
+    # two paths (two components) of 7 and 4 nodes: exact eccentricities
+    i = np.r_[np.arange(6), np.arange(7, 10)]
+    j = i + 1
+    with pytest.warns(UserWarning, match="disconnected"):
+        g = DiffusionGraph(np.r_[i, j], np.r_[j, i], np.ones(2 * len(i)), 11)
+    want = np.r_[[6, 5, 4, 3, 4, 5, 6], [3, 2, 2, 3]]
+    np.testing.assert_array_equal(g.eccentricity_estimate(), want)
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    g = build_graph(X, k=5)
+    true = shortest_path(g.to_scipy(), unweighted=True).max(1)
+    est = g.eccentricity_estimate()
+    assert np.all(est <= true) and est.max() == g.hop_diameter() >= 0.9 * true.max()
+    assert np.corrcoef(est, true)[0, 1] > 0.9

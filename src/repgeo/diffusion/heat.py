@@ -120,23 +120,28 @@ def _chebyshev_apply(
 
     step = ChebyshevStep.of(graph, phi)
     T0 = step.to_inner(B)  # a copy: the recurrence overwrites it
-    T1 = step.addmul_(T0, torch.zeros_like(T0)).mul_(0.5)  # x B = (M B) / 2
+    T1 = step.first(T0)
     outs = [c[0] * T0 + c[1] * T1 for c in coefs]
     for j in range(2, order + 1):
-        T0, T1 = T1, step.step_(T1, T0)  # T_j = M T_{j-1} - T_{j-2}, in T_{j-2}'s buffer
+        T0, T1 = T1, step.next_(T1, T0, j - 1)  # P_j in P_{j-2}'s buffer
         for o, c in zip(outs, coefs):
-            o.add_(T1, alpha=float(c[j]))
+            o.add_(T1, alpha=float(c[j]) * step.sign(j))
     return [step.to_outer(o) for o in outs]
 
 
 class ChebyshevStep:
-    """The three-term step ``T_{k+1} = M T_k - T_{k-1}`` with ``M = 2 (L/φ - I)``, in place.
+    """The Chebyshev recurrence ``T_{k+1} = M T_k - T_{k-1}``, ``M = 2 (L/φ - I)``, in place.
+
+    The terms are kept with the signs ``s_k = +, +, -, -, +, +, …`` (``P_k = s_k T_k``), for
+    which the recurrence reads ``P_{k+1} = P_{k-1} + (±M) P_k`` (``+`` for even ``k``): one
+    sparse product accumulated into ``P_{k-1}``'s buffer, with no other pass over the block.
+    Callers fold ``s_k`` (:meth:`sign`) into the series coefficients.
 
     ``M`` (diagonal included) is built once per graph and ``φ``. On the CPU it is a SciPy CSR
     matrix in reverse Cuthill–McKee order (neighbours close in memory: the sparse product on a
-    100,000-node kNN graph is ~4× faster than in the data's order) and the step is one call of
-    SciPy's CSR kernel accumulating into ``T_{k-1}``'s buffer (no temporary, GIL released, so
-    column blocks run on parallel threads); callers work in the permuted order (:meth:`to_inner`,
+    100,000-node kNN graph is ~4× faster than in the data's order) and the product is SciPy's
+    CSR kernel writing into the buffer (no temporary, GIL released, so column blocks run on
+    parallel threads); callers work in the permuted order (:meth:`to_inner`,
     :meth:`to_outer`). On an accelerator it is a torch CSR product and ``perm`` is ``None``.
     """
 
@@ -163,7 +168,7 @@ class ChebyshevStep:
             M.sort_indices()
             self.perm = torch.from_numpy(p)
             self.inv = torch.from_numpy(np.argsort(p))
-            self._csr = (M.indptr, M.indices, M.data)
+            self._csr = {1: (M.indptr, M.indices, M.data), -1: (M.indptr, M.indices, -M.data)}
             try:  # SciPy's kernel that accumulates Y += M X (private; checked by the tests)
                 from scipy.sparse._sparsetools import csr_matvecs
 
@@ -174,7 +179,10 @@ class ChebyshevStep:
             from .graph import _sparse_csr
 
             coo = M.tocoo()
-            self._M = _sparse_csr(coo.row, coo.col, coo.data, graph.n, self.device)
+            self._M = {
+                sg: _sparse_csr(coo.row, coo.col, sg * coo.data, graph.n, self.device)
+                for sg in (1, -1)
+            }
 
     @classmethod
     def of(cls, graph: DiffusionGraph, phi: float) -> ChebyshevStep:
@@ -192,29 +200,38 @@ class ChebyshevStep:
         """Rows of ``V`` back in the graph's node order."""
         return V if self.inv is None else V[self.inv]
 
-    def addmul_(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        """``Y <- M X + Y`` (in place on the CPU); returns ``Y``."""
+    @staticmethod
+    def sign(k: int) -> float:
+        """``s_k``: ``+1`` for ``k mod 4 ∈ {0, 1}``, else ``-1``."""
+        return 1.0 if k % 4 < 2 else -1.0
+
+    def addmul_(self, X: torch.Tensor, Y: torch.Tensor, sign: int = 1) -> torch.Tensor:
+        """``Y <- ±M X + Y`` (in place); returns ``Y``."""
         if self.perm is None:
-            return Y.add_(self._M @ X)
+            return Y.add_(self._M[sign] @ X)
         if not (X.is_contiguous() and Y.is_contiguous() and X.shape == Y.shape):
             raise ValueError("ChebyshevStep needs two contiguous (n, b) tensors of one shape.")
         if X.shape[0] != self.n or X.dtype != torch.float64 or Y.dtype != torch.float64:
             raise ValueError(f"ChebyshevStep needs float64 tensors with {self.n} rows.")
+        indptr, indices, data = self._csr[sign]
         if self._kernel is None:  # pragma: no cover
             import scipy.sparse as sp
 
-            M = sp.csr_matrix(self._csr, shape=(self.n, self.n))
+            M = sp.csr_matrix((data, indices, indptr), shape=(self.n, self.n))
             return Y.add_(torch.from_numpy(M @ X.numpy()))
-        indptr, indices, data = self._csr
         self._kernel(
             self.n, self.n, X.shape[1], indptr, indices, data,
             X.numpy().reshape(-1), Y.numpy().reshape(-1),
         )  # fmt: skip
         return Y
 
-    def step_(self, T1: torch.Tensor, T0: torch.Tensor) -> torch.Tensor:
-        """``T0 <- M T1 - T0`` (the next Chebyshev term, written into ``T0``'s buffer)."""
-        return self.addmul_(T1, T0.neg_())
+    def first(self, B: torch.Tensor) -> torch.Tensor:
+        """``P_1 = T_1 = (L/φ - I) B = M B / 2`` (a new tensor) for ``B = P_0`` (inner order)."""
+        return self.addmul_(B, torch.zeros_like(B)).mul_(0.5)
+
+    def next_(self, P1: torch.Tensor, P0: torch.Tensor, k: int) -> torch.Tensor:
+        """``P_{k+1}`` from ``P_k`` (``P1``) and ``P_{k-1}`` (``P0``), written into ``P0``."""
+        return self.addmul_(P1, P0, 1 if k % 2 == 0 else -1)
 
 
 def log_ive(z: float, K: int) -> np.ndarray:
@@ -358,7 +375,7 @@ def chebyshev_log_columns(
 
     def add(i: int, k: int, T: torch.Tensor) -> None:
         lc = logc[i][k]
-        sign = -1.0 if k % 2 else 1.0
+        sign = (-1.0 if k % 2 else 1.0) * step.sign(k)  # the coefficient's and the term's
         if lc > _NEAR_LOG:
             near[i].add_(T, alpha=sign * math.exp(lc))
             return
@@ -376,22 +393,23 @@ def chebyshev_log_columns(
     T0 = B  # a copy (to_inner), overwritten by the recurrence
     for i in range(len(ts)):
         add(i, 0, T0)
-    T1 = step.addmul_(T0, torch.zeros_like(T0)).mul_(0.5)  # x B = (M B) / 2
+    T1 = step.first(T0)
     for i in range(len(ts)):
         add(i, 1, T1)
     reached |= T1 != 0
+    nonzero = torch.empty_like(reached)
     done_at = None
     k = 1
     while k < K:
         k += 1
-        T0, T1 = T1, step.step_(T1, T0)
+        T0, T1 = T1, step.next_(T1, T0, k - 1)
         for i in range(len(ts)):
             add(i, k, T1)
         if order is None:
             if done_at is None:
                 # every step: the support of T_k is not monotone in k (on a cycle with the
                 # combinatorial Laplacian T_k e_j lives on the two nodes k hops away only)
-                reached |= T1 != 0
+                reached.logical_or_(torch.ne(T1, 0.0, out=nonzero))  # no allocation per step
                 if k % 8 == 0 and bool((reached.sum(0) >= need).all()):
                     done_at = k
             start = max(done_at + margin, near_order) if done_at is not None else K
