@@ -171,3 +171,33 @@ def test_map_blocks_keeps_order_bounds_work_in_flight_and_restores_threads():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_csr_product_accumulates_like_scipy_for_any_split(dtype, workers):
+    import scipy.sparse as sp
+
+    from repgeo._backend import CsrProduct, locality_order
+
+    rng = np.random.default_rng(0)
+    A = sp.random(50, 40, density=0.1, random_state=1, format="csr", dtype=dtype)
+    A = sp.vstack([A, sp.csr_matrix((5, 40), dtype=dtype)]).tocsr()  # empty last rows
+    X = rng.normal(size=(40, 6)).astype(dtype)
+    Y0 = rng.normal(size=(55, 6)).astype(dtype)
+    prod = CsrProduct(A, workers=workers)
+    got = prod.addmul_(X, Y0.copy())
+    np.testing.assert_allclose(got, Y0 + A @ X, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    one = CsrProduct(A).addmul_(X, Y0.copy())
+    np.testing.assert_array_equal(got, one)  # rows are summed the same way on any thread
+    with pytest.raises(ValueError, match="X needs 40 rows"):
+        prod.addmul_(X[:30], Y0.copy())
+    with pytest.raises(TypeError, match="must be"):
+        prod.addmul_(X.astype(np.float16), Y0.copy())
+    with pytest.raises(ValueError, match="C-contiguous"):
+        prod.addmul_(np.asfortranarray(X), Y0.copy())
+    with pytest.raises(ValueError, match="2-D"):
+        prod.addmul_(X[:, 0], Y0.copy())
+    S = A[:40, :40] + A[:40, :40].T
+    p = locality_order(S)
+    assert sorted(p.tolist()) == list(range(40))  # a permutation

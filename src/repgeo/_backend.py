@@ -279,3 +279,94 @@ def map_blocks(fn: Any, items: Any, workers: int) -> Iterator[Any]:
 
 
 _DONE = object()
+
+
+# ----------------------------------------------------------------------------- sparse products
+_POOL: dict[int, Any] = {}
+
+
+def _pool(workers: int) -> Any:
+    """A process-wide thread pool per size (sparse products are called thousands of times)."""
+    if workers not in _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL[workers] = ThreadPoolExecutor(workers, thread_name_prefix="repgeo-csr")
+    return _POOL[workers]
+
+
+def locality_order(A: Any) -> np.ndarray:
+    """Reverse Cuthill–McKee order of a symmetric SciPy sparse matrix: neighbours end up close
+    in memory, which makes sparse products on kNN graphs and kernels 3–5× faster on the CPU
+    than in the data's (random) order."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    return reverse_cuthill_mckee(A.tocsr(), symmetric_mode=True).astype(np.int64)
+
+
+class CsrProduct:
+    """``Y += A X`` for a SciPy CSR matrix ``A`` and C-contiguous NumPy blocks, in place.
+
+    SciPy's CSR kernel (``csr_matvecs``) accumulates into ``Y`` with no temporary and releases
+    the GIL; with ``workers > 1`` the rows are split into ranges of equal non-zeros that run on
+    a shared thread pool. Each output row is computed by one thread in the same order, so the
+    result does not depend on ``workers``.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix of shape (n_rows, n_cols)
+    workers : int, default=1
+    """
+
+    def __init__(self, A: Any, *, workers: int = 1) -> None:
+        A = A.tocsr()
+        A.sum_duplicates()
+        A.sort_indices()
+        self.shape = A.shape
+        self.dtype = A.data.dtype
+        self.indptr, self.indices, self.data = A.indptr, A.indices, A.data
+        workers = max(1, int(workers))
+        cuts = np.searchsorted(self.indptr, np.linspace(0, A.nnz, workers + 1)[1:-1])
+        edges = np.unique(np.r_[0, cuts, A.shape[0]])
+        self.ranges = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        try:  # SciPy's private kernel (tested); a SciPy without it falls back to A @ X
+            from scipy.sparse._sparsetools import csr_matvecs
+
+            self._kernel: Any = csr_matvecs
+        except ImportError:  # pragma: no cover
+            self._kernel = None
+
+    def addmul_(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``Y += A X``; ``X`` of shape (n_cols, b), ``Y`` (n_rows, b), both C-contiguous in
+        ``A``'s dtype. Returns ``Y``."""
+        n_rows, n_cols = self.shape
+        if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+            raise ValueError(f"X and Y must be 2-D with equal columns; got {X.shape}, {Y.shape}.")
+        if X.shape[0] != n_cols or Y.shape[0] != n_rows:
+            raise ValueError(
+                f"A has shape {self.shape}: X needs {n_cols} rows and Y {n_rows}; got "
+                f"{X.shape[0]} and {Y.shape[0]}."
+            )
+        if X.dtype != self.dtype or Y.dtype != self.dtype:
+            raise TypeError(f"X and Y must be {self.dtype}; got {X.dtype} and {Y.dtype}.")
+        if not (X.flags.c_contiguous and Y.flags.c_contiguous and Y.flags.writeable):
+            raise ValueError("X and Y must be C-contiguous (and Y writeable).")
+        if self._kernel is None:  # pragma: no cover
+            import scipy.sparse as sp
+
+            A = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+            Y += A @ X
+            return Y
+        b, x = X.shape[1], X.reshape(-1)
+
+        def part(r: tuple[int, int]) -> None:
+            r0, r1 = r
+            self._kernel(
+                r1 - r0, n_cols, b, self.indptr[r0 : r1 + 1], self.indices, self.data,
+                x, Y[r0:r1].reshape(-1),
+            )  # fmt: skip
+
+        if len(self.ranges) <= 1:
+            part(self.ranges[0]) if self.ranges else None
+        else:
+            list(_pool(len(self.ranges)).map(part, self.ranges))
+        return Y

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from scipy.special import ive
 
-from .._backend import chunk_rows, iter_chunks
+from .._backend import CsrProduct, chunk_rows, iter_chunks, locality_order
 from .._validation import check_choice, check_positive_int, check_scalar
 from .graph import _MAX_EXACT, DiffusionGraph
 from .spectral import expm_krylov
@@ -161,20 +161,12 @@ class ChebyshevStep:
         self.perm: torch.Tensor | None = None
         self.inv: torch.Tensor | None = None
         if self.device.type == "cpu":
-            from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-            p = reverse_cuthill_mckee(M, symmetric_mode=True).astype(np.int64)
-            M = M[p][:, p].tocsr()
-            M.sort_indices()
+            p = locality_order(M)
+            M = M[p][:, p]
             self.perm = torch.from_numpy(p)
             self.inv = torch.from_numpy(np.argsort(p))
-            self._csr = {1: (M.indptr, M.indices, M.data), -1: (M.indptr, M.indices, -M.data)}
-            try:  # SciPy's kernel that accumulates Y += M X (private; checked by the tests)
-                from scipy.sparse._sparsetools import csr_matvecs
-
-                self._kernel: Any = csr_matvecs
-            except ImportError:  # pragma: no cover - a SciPy without it: one temporary per step
-                self._kernel = None
+            # one thread each: callers run column blocks on parallel threads
+            self._csr = {1: CsrProduct(M), -1: CsrProduct(-M)}
         else:
             from .graph import _sparse_csr
 
@@ -213,16 +205,7 @@ class ChebyshevStep:
             raise ValueError("ChebyshevStep needs two contiguous (n, b) tensors of one shape.")
         if X.shape[0] != self.n or X.dtype != torch.float64 or Y.dtype != torch.float64:
             raise ValueError(f"ChebyshevStep needs float64 tensors with {self.n} rows.")
-        indptr, indices, data = self._csr[sign]
-        if self._kernel is None:  # pragma: no cover
-            import scipy.sparse as sp
-
-            M = sp.csr_matrix((data, indices, indptr), shape=(self.n, self.n))
-            return Y.add_(torch.from_numpy(M @ X.numpy()))
-        self._kernel(
-            self.n, self.n, X.shape[1], indptr, indices, data,
-            X.numpy().reshape(-1), Y.numpy().reshape(-1),
-        )  # fmt: skip
+        self._csr[sign].addmul_(X.numpy(), Y.numpy())
         return Y
 
     def first(self, B: torch.Tensor) -> torch.Tensor:
