@@ -12,7 +12,10 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
       covers the graph's hop diameter);
     * ``heatgeo_rows_n<N>`` — what an evaluation needs: distances from 300 source points to all
       points (ours computes only those columns; heatgeo has no such path, so its full run is
-      the anchor).
+      the anchor);
+    * ``heatgeo_embed_n<N>`` (N ≤ 2,000) — the embedding: ``HeatGeodesic(k=5, t=10)
+      .fit_transform`` against ``HeatGeo(knn=5, tau=10).fit_transform`` (classical MDS, then
+      SMACOF in ours and s_gd2's SGD in heatgeo).
     Spearman (mean per row) against the arc-length ground truth is printed for both.
 (b) Diffusion spectral entropy against ``dse-dsmi`` at the same σ (our median heuristic handed
     to the peer), exact path, n = 2,000 and 10,000 (``dse_exact_n<N>``); values must agree to
@@ -150,6 +153,48 @@ print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "max
 """
 )
 
+HEATGEO_EMBED_SCRIPT = (
+    MEMORY_PROLOGUE
+    + """
+import json, resource, sys, time, warnings, contextlib, io
+import numpy as np
+warnings.filterwarnings("ignore")
+from heatgeo.embedding import HeatGeo
+X = np.load(sys.argv[1])
+with contextlib.redirect_stdout(io.StringIO()):  # s_gd2 prints
+    HeatGeo(knn=5, tau=1.0).fit_transform(X[:100])  # warm-up
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mon = PeakRSS()
+    t0, c0 = time.perf_counter(), time.process_time()
+    Y = HeatGeo(knn=int(sys.argv[3]), tau=float(sys.argv[4])).fit_transform(X)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+np.save(sys.argv[2], Y)
+print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024}))
+"""
+)
+
+OURS_EMBED = (
+    MEMORY_PROLOGUE
+    + """
+import json, os, resource, sys, time, warnings
+import numpy as np, torch
+torch.set_num_threads(int(os.environ.get("REPGEO_BENCH_THREADS", "1")))
+from repgeo.diffusion import HeatGeodesic
+X = np.load(sys.argv[1]); dev = sys.argv[5]
+warnings.filterwarnings("ignore")
+HeatGeodesic(k=5, t=1.0, device=dev).fit_transform(X[:100])  # warm-up
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mon = PeakRSS()
+t0, c0 = time.perf_counter(), time.process_time()
+h = HeatGeodesic(k=int(sys.argv[3]), t=float(sys.argv[4]), device=dev)
+Y = h.fit_transform(X)
+secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+np.save(sys.argv[2], Y.cpu().numpy() if torch.is_tensor(Y) else Y)
+print(json.dumps({"seconds": secs, "cpu": cpu, "peak_extra_mb": mon.peak(), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_mb": base / 1024,
+                  "n_iter": getattr(h, "n_iter_", None), "order": h.heat_info_.get("order")}))
+"""
+)
+
 OURS_DSE = (
     MEMORY_PROLOGUE
     + """
@@ -261,6 +306,8 @@ def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
             if "error" not in peer
             else float("nan")
         )
+        if n <= 2000:  # the embedding (HeatGeodesic vs HeatGeo fit_transform, both full MDS)
+            embed_case(n, xp, rows, truth, tmp, dev)
         for mode in ("full", "rows"):
             ours = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, mode, dev, tmp=tmp)
             sp = (
@@ -275,6 +322,35 @@ def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
                 f"Spearman ours={sp:.4f} heatgeo={sp_peer:.4f}; order={ours.get('order')} saturated={ours.get('saturated', float('nan')):.3g}; "
                 f"peak RSS ours={mem(ours)} heatgeo={mem(peer)}",
             )
+
+
+def embed_case(n: int, xp: Path, rows: np.ndarray, truth: np.ndarray, tmp: Path, dev: str) -> None:
+    """``HeatGeodesic(k=5, t=10).fit_transform`` against ``HeatGeo(knn=5, tau=10).fit_transform``
+    (its default SGD metric MDS); accuracy: Spearman of the embedding's distances against the
+    arc-length geodesics, from 300 source points."""
+    from scipy.spatial.distance import cdist
+
+    from repgeo.diffusion import rowwise_correlation
+
+    def spearman(path: Path) -> float:
+        Y = np.load(path)
+        return rowwise_correlation(cdist(Y[rows], Y), truth, rows=rows)
+
+    peer = (
+        run(PEERS["heatgeo"], HEATGEO_EMBED_SCRIPT, xp, tmp / "hg_emb.npy", 5, 10.0, tmp=tmp)
+        if PEERS["heatgeo"].exists()
+        else {"error": "peer venv .peers/heatgeo not installed"}
+    )
+    ours = run(OURS, OURS_EMBED, xp, tmp / "ours_emb.npy", 5, 10.0, dev, tmp=tmp)
+    sp = spearman(tmp / "ours_emb.npy") if "error" not in ours else float("nan")
+    sp_peer = spearman(tmp / "hg_emb.npy") if "error" not in peer else float("nan")
+    bench(
+        f"heatgeo_embed_n{n}",
+        ours,
+        peer,
+        f"embedding Spearman ours={sp:.4f} heatgeo={sp_peer:.4f}; SMACOF iterations "
+        f"{ours.get('n_iter')}, order {ours.get('order')}; peak RSS ours={mem(ours)} heatgeo={mem(peer)}",
+    )
 
 
 def heat_large_cases(sizes: list[int], tmp: Path, dev: str, baseline: Path | None) -> None:

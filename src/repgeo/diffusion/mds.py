@@ -65,19 +65,28 @@ def _stress(D: torch.Tensor, Y: torch.Tensor) -> float:
     return float(((torch.cdist(Y, Y) - D) ** 2).sum() / 2)
 
 
+def _pairwise_into(Y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances of the rows of ``Y`` into ``out`` (``n × n``), through one GEMM like
+    ``torch.cdist``'s matmul path, with no temporary of that size."""
+    sq = (Y * Y).sum(1)
+    torch.mm(Y, Y.T, out=out)
+    out.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :]).clamp_min_(0.0).sqrt_()
+    return out.fill_diagonal_(0.0)
+
+
 def _smacof(
     D: torch.Tensor, Y: torch.Tensor, max_iter: int, tol: float
 ) -> tuple[torch.Tensor, float, int]:
     n = D.shape[0]
     old = None
     it = 0
+    dY, W = torch.empty_like(D), torch.empty_like(D)  # two n × n buffers for every iteration
     for it in range(1, max_iter + 1):  # noqa: B007
-        dY = torch.cdist(Y, Y)
-        diff = dY - D
-        s = float(torch.linalg.vector_norm(diff) ** 2 / 2)
+        _pairwise_into(Y, dY)
+        s = float(torch.sub(dY, D, out=W).square_().sum()) / 2
         # Guttman transform Y <- B(Y) Y / n with B = diag(R 1) - R, R = D / d(Y) (0 where d = 0),
         # without forming B
-        R = torch.div(D, dY, out=diff)
+        R = torch.div(D, dY, out=W)
         R.masked_fill_(dY <= 1e-12, 0.0).fill_diagonal_(0.0)
         Y = (R.sum(1, keepdim=True) * Y - R @ Y) / n
         if old is not None and old - s <= tol * max(old, 1e-300):
