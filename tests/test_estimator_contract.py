@@ -184,7 +184,7 @@ def _fitted_attrs(est: Any) -> dict[str, Any]:
 
 def _same(a: Any, b: Any, path: str = "", depth: int = 0) -> None:
     """Assert that two results are equal, exactly (NaN equals NaN); callables are skipped."""
-    assert depth < 10, f"{path}: nested too deeply to compare"
+    assert depth < 12, f"{path}: nested too deeply to compare"
     assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
     if a is None or isinstance(a, (str, bool, type)):
         assert a == b, f"{path}: {a!r} vs {b!r}"
