@@ -15,6 +15,7 @@ Cases (one ``BENCH`` line each: ``ours``/``anchor`` in seconds, ``ratio = anchor
       the anchor);
     * ``heatgeo_full_n<N>_matched`` — the full matrix at heatgeo's accuracy: ours with the
       smallest order (of 32, 48, …, 128) whose Spearman is at least heatgeo's;
+    * ``heatgeo_full_n<N>_<C>cores`` — the default full matrix with every core on both sides;
     * ``heatgeo_embed_n<N>`` (N ≤ 2,000) — the embedding: ``HeatGeodesic(k=5, t=10)
       .fit_transform`` against ``HeatGeo(knn=5, tau=10).fit_transform`` (classical MDS, then
       SMACOF in ours and s_gd2's SGD in heatgeo).
@@ -248,6 +249,12 @@ def run(
     path = tmp / f"script_{abs(hash(script))}.py"
     path.write_text(textwrap.dedent(script))
     env = {**ENV, "REPGEO_BENCH_THREADS": str(threads)}
+    if threads > 1:  # the process (ours or a peer's) may use that many BLAS/OpenMP threads too
+        env.update(
+            dict.fromkeys(
+                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), str(threads)
+            )
+        )
     if src is not None:
         env["PYTHONPATH"] = f"{src}:{ENV.get('PYTHONPATH', '')}"
     try:
@@ -327,6 +334,42 @@ def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
             )
         if np.isfinite(sp_peer):
             matched_case(n, xp, rp, rows, truth, sp_peer, peer, tmp, dev)
+        if CORES > 1:  # the full matrix with every core on both sides
+            peer_c = (
+                run(
+                    PEERS["heatgeo"],
+                    HEATGEO_SCRIPT,
+                    xp,
+                    tmp / "hg.npy",
+                    5,
+                    10.0,
+                    rp,
+                    tmp=tmp,
+                    threads=CORES,
+                )
+                if PEERS["heatgeo"].exists()
+                else {"error": "peer venv .peers/heatgeo not installed"}
+            )
+            ours_c = run(
+                OURS,
+                OURS_HEAT,
+                xp,
+                tmp / "ours.npy",
+                5,
+                10.0,
+                rp,
+                "full",
+                dev,
+                tmp=tmp,
+                threads=CORES,
+            )
+            bench(
+                f"heatgeo_full_n{n}_{CORES}cores",
+                ours_c,
+                peer_c,
+                f"both processes with {CORES} threads (ours: two blocks of sources at a time; "
+                f"heatgeo: its BLAS/OpenMP); order={ours_c.get('order')}; peak RSS ours={mem(ours_c)} heatgeo={mem(peer_c)}",
+            )
 
 
 def matched_case(
