@@ -127,9 +127,11 @@ def test_dse_finite_bounded_and_invariant(X, bandwidth):
     big = np.abs(X).max() > 1
     for Y in (X * c, np.ldexp(X, -100 if big else 100), X @ Q, X[perm]):
         other = diffusion_spectral_entropy(Y, **kw)
-        # 1e-6 bits: a point 1e5 median distances away makes the kernel nearly reducible and
-        # the eigenvalues near 0 carry ~1e-7 of rounding (seen on one hypothesis example)
-        assert other.entropy == pytest.approx(r.entropy, abs=1e-6)
+        # 1e-5 bits: a point 1e5 median distances away makes the kernel nearly reducible and
+        # the eigenvalues near 0 carry ~1e-7 of rounding, which the summation order (chunking
+        # by the memory budget, thread count) moves: 1.3e-6 bits seen on X = [6, 1e-5, 0, 0, 0]
+        # after other tests had run in the same process
+        assert other.entropy == pytest.approx(r.entropy, abs=1e-5)
 
 
 @SETTINGS

@@ -169,6 +169,9 @@ def test_map_blocks_keeps_order_bounds_work_in_flight_and_restores_threads():
         with pytest.raises(ZeroDivisionError):  # a worker's exception reaches the caller
             list(map_blocks(lambda i: 1 // (i - 3), range(6), 2))
         assert torch.get_num_threads() == 2
+        gen = map_blocks(fn, range(9), 2)
+        assert next(gen) == 0  # a caller that stops early ...
+        assert torch.get_num_threads() == 2  # ... runs its own code with the threads it had
     finally:
         torch.set_num_threads(old)
 

@@ -250,35 +250,25 @@ def cpu_workers(device: torch.device, n_blocks: int) -> int:
 def map_blocks(fn: Any, items: Any, workers: int) -> Iterator[Any]:
     """Yield ``fn(item)`` for every item, in order.
 
-    With ``workers > 1`` the items run on that many threads of one-thread torch (NumPy, SciPy's
-    sparse kernels and torch release the GIL), at most ``workers`` at a time, so the memory in
-    flight is ``workers`` blocks' worth: size the blocks with ``budget / workers``. Each result
-    must not depend on which thread computed it; then the output is the same as the serial loop.
+    With ``workers > 1`` the items run in waves of ``workers`` on threads of one-thread torch
+    (NumPy, SciPy's sparse kernels and torch release the GIL), so the memory in flight is
+    ``workers`` blocks' worth: size the blocks with ``budget / workers``. torch's thread count is
+    lowered only while a wave runs, never across a ``yield`` (a caller that stops early must not
+    leave the process on one thread). Each result must not depend on which thread computed it;
+    then the output is the same as the serial loop.
     """
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         for it in items:
             yield fn(it)
         return
-    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with one_torch_thread(), ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        todo = iter(items)
-        for it in todo:
-            pending.append(pool.submit(fn, it))
-            if len(pending) >= workers:
-                break
-        while pending:
-            res = pending.popleft().result()
-            nxt = next(todo, _DONE)
-            if nxt is not _DONE:
-                pending.append(pool.submit(fn, nxt))
-            yield res
-
-
-_DONE = object()
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(items), workers):
+            with one_torch_thread():
+                results = list(pool.map(fn, items[start : start + workers]))
+            yield from results
 
 
 # ----------------------------------------------------------------------------- sparse products

@@ -321,13 +321,13 @@ def _distance_rows(
                 idx = torch.arange(sl.start, sl.stop, device=graph.device)
                 for dg, H in zip(diags, Hs):
                     dg[idx] = H[idx, torch.arange(len(idx), device=graph.device)]
-    order_back = None
+    place = np.arange(len(rows))  # where each computed row goes in the result
     if meth == "chebyshev" and len(rows) > _BLOCK_COLUMNS:
         # blocks of sources of similar reach: each block's order follows its farthest hop
         # distance, so grouping saves the steps a central source would spend waiting for a
-        # peripheral one in its block (~25 % on a Swiss roll); rows go back at the end
-        by_reach = np.argsort(graph.eccentricity_estimate()[rows], kind="stable")
-        rows, order_back = rows[by_reach], np.argsort(by_reach)
+        # peripheral one in its block (~25 % on a Swiss roll)
+        place = np.argsort(graph.eccentricity_estimate()[rows], kind="stable")
+        rows = rows[place]
     out = torch.zeros(len(rows), n, dtype=torch.float64, device=graph.device)
     saturated = saturated_connected = 0
     comp = torch.as_tensor(graph.component_labels, device=graph.device)
@@ -335,6 +335,7 @@ def _distance_rows(
     sat_dist = [0.0 for _ in ts]
     for sl, LHs, floors in _log_heat_rows(graph, ts, rows, meth, order, eps, info):
         r = torch.as_tensor(rows[sl], device=graph.device)
+        blk = torch.zeros(len(r), n, dtype=torch.float64, device=graph.device)
         for k, (t, LH, floor) in enumerate(zip(ts, LHs, floors)):
             LHt = LH.T  # (c, n): log of rows of H_t
             low = torch.isneginf(LHt)
@@ -347,8 +348,9 @@ def _distance_rows(
             if diags is not None:
                 dg = diags[k].clamp_min(eps if eps is not None else 1e-300)
                 d2 = d2 + sigma * 4.0 * t * torch.log(0.5 * (dg[r][:, None] + dg[None, :]))
-            out[sl] += d2.clamp_min(0.0).sqrt() / len(ts)
-        out[sl][torch.arange(sl.stop - sl.start, device=graph.device), r] = 0.0  # d(i, i)
+            blk += d2.clamp_min(0.0).sqrt() / len(ts)
+        blk[torch.arange(len(r), device=graph.device), r] = 0.0  # d(i, i)
+        out[torch.as_tensor(place[sl], device=graph.device)] = blk
     total = max(len(ts) * len(rows) * n, 1)
     notes = []
     if saturated_connected:
@@ -370,8 +372,6 @@ def _distance_rows(
     )
     for msg in notes:
         warnings.warn(msg, SaturationWarning, stacklevel=3)
-    if order_back is not None:
-        out = out[torch.as_tensor(order_back, device=out.device)]
     return out, info
 
 
