@@ -288,3 +288,32 @@ def test_eccentricity_estimate_is_exact_on_paths_and_a_lower_bound_elsewhere():
     est = g.eccentricity_estimate()
     assert np.all(est <= true) and est.max() == g.hop_diameter() >= 0.9 * true.max()
     assert np.corrcoef(est, true)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_full_matrix_from_the_sweep_equals_the_rows_computed_one_by_one(split):
+    """The full matrix takes each pair from whichever row the sweep computes first (each block
+    only resolves the nodes at or after it); it must equal rows computed independently, on a
+    connected graph and on one with two components (whose pairs saturate either way)."""
+    from repgeo._backend import memory_budget
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import build_graph
+
+    X = swiss_roll(700, random_state=3).X
+    if split:
+        X = np.r_[X[:350], X[350:] + 100.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = build_graph(X, k=5)
+        with memory_budget("1GB"):
+            full, info = heat_geodesic_distances(g, 10.0, return_info=True)
+            some = heat_geodesic_distances(g, 10.0, rows=np.arange(0, 700, 3))  # not the full set
+    same = g.component_labels[::3, None] == g.component_labels[None, :]
+    # pairs across components saturate at their block's floor, which depends on its order
+    np.testing.assert_allclose(full[::3][same], some[same], rtol=1e-11)
+    np.testing.assert_allclose(full, full.T, rtol=1e-12)  # pairs within a block: both ways
+    np.testing.assert_array_equal(np.diag(full), 0.0)
+    if split:
+        assert info["saturated_fraction"] > 0.3  # the pairs across the components
+    else:
+        assert info["saturated_fraction"] == 0.0

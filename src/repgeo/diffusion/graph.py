@@ -353,7 +353,14 @@ class DiffusionGraph:
             d_a = bfs(farthest(bfs(first)))
             d_b = bfs(farthest(d_a))
             self._cache["ecc"] = np.maximum(d_a, d_b)
+            self._cache["sweep"] = d_a
         return self._cache["ecc"]
+
+    def sweep_levels(self) -> np.ndarray:
+        """Hops from one end ``a`` of the double sweep (see :meth:`eccentricity_estimate`): an
+        order along the graph's longest extent, from ``a`` towards the other end. Cached."""
+        self.eccentricity_estimate()
+        return self._cache["sweep"]
 
     def eigvalsh(self) -> torch.Tensor:
         """Laplacian eigenvalues, ascending (from the cached eigendecomposition when present)."""

@@ -255,6 +255,7 @@ def chebyshev_log_columns(
     min_order: int = 32,
     max_order: int = 20_000,
     margin: int = 10,
+    targets: torch.Tensor | None = None,
 ) -> tuple[list[torch.Tensor], int, list[float]]:
     """``log(exp(-t L) B)`` entrywise for indicator columns ``B``, without underflow.
 
@@ -293,6 +294,11 @@ def chebyshev_log_columns(
         Cap of the adaptive order.
     margin : int, default=10
         Steps beyond the farthest hop distance.
+    targets : bool Tensor of shape (n,), optional
+        The nodes whose entries the caller will use (default: all). The adaptive order then
+        only waits for these to be reached and converged; the other entries come back as they
+        are (possibly ``-inf``). Used by the full distance matrix, which takes each pair from
+        whichever of its two columns needs the fewer steps.
 
     Returns
     -------
@@ -332,7 +338,14 @@ def chebyshev_log_columns(
     step = ChebyshevStep.of(graph, phi)
     # how many nodes each column must reach: the size of its source's component
     cols = B.argmax(0).cpu().numpy()
-    sizes = np.bincount(graph.component_labels)[graph.component_labels[cols]]
+    labels = graph.component_labels
+    if targets is None:
+        sizes = np.bincount(labels)[labels[cols]]
+        tmask = None
+    else:
+        t_np = targets.cpu().numpy().astype(bool)
+        sizes = np.bincount(labels[t_np], minlength=labels.max() + 1)[labels[cols]]
+        tmask = step.to_inner(targets.to(dev))[:, None]
     need = torch.as_tensor(sizes, device=dev)
     B = step.to_inner(B)  # the operator's node order; logs go back to the graph's at the end
     near = [torch.zeros_like(B) for _ in ts]  # directly summed terms
@@ -370,7 +383,8 @@ def chebyshev_log_columns(
     def unconverged(i: int, L: torch.Tensor, T0: torch.Tensor, T1: torch.Tensor, k: int):
         """Entries against which the last two terms are not negligible (relative 1e-12)."""
         last = torch.log(torch.maximum(T1.abs(), T0.abs()))
-        return last + float(max(logc[i][k], logc[i][k - 1])) > L + _CONVERGED_LOG
+        bad = last + float(max(logc[i][k], logc[i][k - 1])) > L + _CONVERGED_LOG
+        return bad if tmask is None else bad & tmask
 
     T0 = B  # a copy (to_inner), overwritten by the recurrence
     for i in range(len(ts)):
@@ -392,6 +406,8 @@ def chebyshev_log_columns(
             got |= torch.isfinite(logs[i])
         if block[i] is not None:
             got |= block[i][1] != 0
+        if tmask is not None:
+            got &= tmask
         return bool((got.sum(0) >= need).all())
 
     k = 1
