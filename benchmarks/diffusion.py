@@ -319,12 +319,7 @@ def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
         if n <= 2000:  # the embedding (HeatGeodesic vs HeatGeo fit_transform, both full MDS)
             embed_case(n, xp, rows, truth, tmp, dev)
         for mode in ("full", "rows"):
-            ours = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, mode, dev, tmp=tmp)
-            sp = (
-                rowwise_correlation(np.load(tmp / "ours.npy"), truth, rows=rows)
-                if "error" not in ours
-                else float("nan")
-            )
+            ours, sp = ours_heat(xp, rp, mode, dev, tmp, rows, truth)
             bench(
                 f"heatgeo_{mode}_n{n}",
                 ours,
@@ -372,6 +367,27 @@ def heat_cases(sizes: list[int], tmp: Path, dev: str) -> None:
             )
 
 
+def ours_heat(
+    xp: Path,
+    rp: Path,
+    mode: str,
+    dev: str,
+    tmp: Path,
+    rows: np.ndarray,
+    truth: np.ndarray,
+    order: int | None = None,
+) -> tuple[dict, float]:
+    """Our heat-geodesic distances (t = 10, k = 5) in a fresh process, and their Spearman
+    against the arc-length geodesics (NaN when the run failed)."""
+    from repgeo.diffusion import rowwise_correlation
+
+    extra = () if order is None else (order,)
+    r = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, mode, dev, *extra, tmp=tmp)
+    if "error" in r:
+        return r, float("nan")
+    return r, rowwise_correlation(np.load(tmp / "ours.npy"), truth, rows=rows)
+
+
 def matched_case(
     n: int,
     xp: Path,
@@ -387,20 +403,14 @@ def matched_case(
     order covers the hop diameter (every pair resolved: Spearman ~0.998); heatgeo's fixed order 32
     saturates most far pairs. The smallest order in 32, 48, 64, 96, 128 whose Spearman (300
     source rows, a cheap run) is at least heatgeo's is then timed on the full matrix."""
-    from repgeo.diffusion import rowwise_correlation
 
     for order in (32, 48, 64, 96, 128):
-        r = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, "rows", dev, order, tmp=tmp)
+        r, sp = ours_heat(xp, rp, "rows", dev, tmp, rows, truth, order)
         if "error" in r:
             return
-        if rowwise_correlation(np.load(tmp / "ours.npy"), truth, rows=rows) >= sp_peer:
+        if sp >= sp_peer:
             break
-    ours = run(OURS, OURS_HEAT, xp, tmp / "ours.npy", 5, 10.0, rp, "full", dev, order, tmp=tmp)
-    sp = (
-        rowwise_correlation(np.load(tmp / "ours.npy"), truth, rows=rows)
-        if "error" not in ours
-        else float("nan")
-    )
+    ours, sp = ours_heat(xp, rp, "full", dev, tmp, rows, truth, order)
     bench(
         f"heatgeo_full_n{n}_matched",
         ours,
