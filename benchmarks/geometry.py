@@ -15,7 +15,7 @@ slice-mlp784    the slice metric G = (JE)ᵀ(JE)/n on the same plane. Anchor: th
 effvol-cnn      effective volume (top k = 10) of the 64-d hidden layer of a small CNN (GELU) on
                 sklearn digits, on a 60×60 plane through a 7, a 6 and a 1 (generic vmap(jacfwd)
                 path: the CNN has no special structure).
-effvol-resnet18 top-10 effective volume of a ResNet-18 (torchvision's architecture, rebuilt here:
+effvol-resnet18 top-10 effective volume of a ResNet-18 (torchvision's architecture, repgeo.models.ResNet:
                 BasicBlocks, layer1..layer4, BatchNorm in eval mode with calibrated running
                 statistics, random weights) truncated after ``layer2``, at 32×32×3 inputs
                 (d = 3,072, n = 2,048). Ours: ``method="auto"`` = randomised block Krylov on
@@ -78,7 +78,7 @@ from repgeo.geometry import (  # noqa: E402
     plane_slice,
     slice_metric,
 )
-from repgeo.models import MLP, SmallCNN  # noqa: E402
+from repgeo.models import MLP, ResNet, SmallCNN  # noqa: E402
 
 CASES = (
     "effvol-mlp784",
@@ -93,59 +93,6 @@ GPU_ONLY = ("effvol-resnet34",)
 
 
 # ----------------------------------------------------------------------------- ResNets
-class BasicBlock(nn.Module):
-    """torchvision's BasicBlock: conv3x3-BN-act-conv3x3-BN, identity or 1x1-conv shortcut, act."""
-
-    def __init__(self, inplanes: int, planes: int, stride: int, act: type[nn.Module]) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = act()
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class ResNet(nn.Module):
-    """torchvision's ResNet-18/34 layout (7x7/2 stem, max-pool, layer1..layer4 of BasicBlocks,
-    global average pooling, fc), its initialisation (Kaiming-normal fan-out convolutions, BN
-    weight 1, bias 0), and an activation of choice (the paper's ResNet-34 used GELU)."""
-
-    def __init__(self, blocks=(2, 2, 2, 2), act: type[nn.Module] = nn.ReLU, classes=10) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = act()
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        inplanes = 64
-        for i, (planes, n_blocks) in enumerate(zip((64, 128, 256, 512), blocks)):
-            layer = []
-            for j in range(n_blocks):
-                layer.append(BasicBlock(inplanes, planes, 2 if (j == 0 and i > 0) else 1, act))
-                inplanes = planes
-            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
 def _images(n: int, seed: int, size: int = 32) -> np.ndarray:
     """Deterministic smooth colour 'images' in [0, 1], (n, 3*size*size)."""
     rng = np.random.default_rng(seed)
@@ -162,7 +109,7 @@ def resnet(depth: int, act: type[nn.Module], seed: int = 0) -> ResNet:
     """A random ResNet-18/34 with BatchNorm statistics calibrated on random images (so that
     eval-mode BN normalises like a trained network's), in eval mode."""
     torch.manual_seed(seed)
-    net = ResNet((2, 2, 2, 2) if depth == 18 else (3, 4, 6, 3), act)
+    net = ResNet(depth, act=act)
     calib = torch.as_tensor(_images(64, seed + 100), dtype=torch.float32).reshape(64, 3, 32, 32)
     net.train()
     with torch.no_grad():

@@ -17,56 +17,7 @@ from repgeo.geometry import (
     jacobian,
     singular_values,
 )
-
-
-class BasicBlock(nn.Module):
-    """torchvision's BasicBlock."""
-
-    def __init__(self, inplanes, planes, stride, act):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = act()
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
-            )
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class ResNet(nn.Module):
-    """torchvision's ResNet layout (7x7/2 stem, max-pool, layer1..layer4, average pooling, fc)
-    with configurable widths and blocks (ResNet-18: widths 64..512, blocks (2, 2, 2, 2))."""
-
-    def __init__(self, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), act=nn.ReLU):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.relu = act()
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        inplanes = widths[0]
-        for i, (planes, nb) in enumerate(zip(widths, blocks)):
-            layer = [BasicBlock(inplanes if j == 0 else planes, planes, 2 if (j == 0 and i) else 1, act) for j in range(nb)]  # fmt: skip
-            inplanes = planes
-            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(widths[-1], 10)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+from repgeo.models import ResNet
 
 
 def make_resnet(size, seed=0, act=nn.ReLU, **kw):

@@ -245,3 +245,24 @@ def test_load_checkpoints_expected_epochs_and_checksums(tmp_path):
     sums[4] = "f" * 64
     with pytest.raises(DamagedFileError, match="epoch_00004"):
         load_checkpoints(tmp_path, epochs=[0, 4], checksums=sums)
+
+
+def test_resnet_matches_torchvisions_architecture_and_validates():
+    from torch import nn
+
+    from repgeo.models import ResNet
+
+    # torchvision's published sizes: resnet18/34 have 11,689,512 / 21,797,672 parameters with
+    # 1000 classes; with 10 the fc loses 512 * 990 + 990 = 507,870
+    assert sum(p.numel() for p in ResNet(18).parameters()) == 11_689_512 - 507_870
+    assert sum(p.numel() for p in ResNet(34).parameters()) == 21_797_672 - 507_870
+    net = ResNet(18, widths=(8, 16, 16, 32), act=nn.GELU, n_classes=3).eval()
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+    assert [n for n, _ in net.named_children()] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"
+    ]  # fmt: skip
+    assert isinstance(net.layer1[0].relu, nn.GELU)
+    with pytest.raises(ValueError, match="depth must be 18 or 34"):
+        ResNet(50)
+    with pytest.raises(ValueError, match="4 entries"):
+        ResNet(blocks=(1, 1, 1))

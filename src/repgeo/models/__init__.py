@@ -15,13 +15,16 @@ from .cnn import SmallCNN
 from .layers import ACTIVATIONS, Erf, ScaledLinear, make_activation
 from .loading import LoadedModel, default_layers, load_model_spec
 from .mlp import MLP
+from .resnet import BasicBlock, ResNet
 from .training import TrainConfig, accuracy, build_model, checkpoint_epochs, train
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "BasicBlock",
     "Erf",
     "LoadedModel",
+    "ResNet",
     "ScaledLinear",
     "SmallCNN",
     "Step",
