@@ -580,3 +580,16 @@ def test_dse_slq_agrees_with_exact_at_5000(bandwidth, operator):
     ex = diffusion_spectral_entropy(X, bandwidth=bandwidth, method="exact")
     sq = diffusion_spectral_entropy(X, bandwidth=bandwidth, method="slq", operator=operator)
     assert abs(sq.entropy - ex.entropy) < 4 * sq.stderr + 0.01
+
+
+def test_heat_geodesic_tol_trades_smacof_iterations_for_stress():
+    from repgeo.data import swiss_roll
+    from repgeo.diffusion import HeatGeodesic
+
+    X = swiss_roll(300, random_state=0).X
+    loose = HeatGeodesic(t=10.0, tol=1e-2).fit(X)
+    tight = HeatGeodesic(t=10.0, tol=1e-6).fit(X)
+    assert loose.n_iter_ < tight.n_iter_ <= 200
+    assert tight.stress_ <= loose.stress_  # SMACOF's stress never increases
+    with pytest.raises(ValueError, match="tol must be"):
+        HeatGeodesic(tol=-1.0).fit(X)
