@@ -7,6 +7,15 @@ import os
 import pytest
 import torch
 
+# The modules that define repgeo's warning classes, imported once here: pytest-xdist's controller
+# imports a warning's module when a worker reports it, from one thread per worker, and two
+# workers reporting warnings of one not-yet-imported module at once deadlock on its import lock
+# (an INTERNALERROR seen in `make test`).
+import repgeo.diffusion.entropy
+import repgeo.diffusion.geodesic
+import repgeo.diffusion.graph
+import repgeo.geometry.metric  # noqa: F401
+
 os.environ.setdefault("REPGEO_PROGRESS", "0")
 torch.set_num_threads(1)
 
